@@ -1,0 +1,54 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	&& { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup dev run test lint typecheck bench check-compose clean
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is required (python3.11+ not found on PATH)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.runtime-installed
+
+## setup: create .venv and install the gateway
+setup: $(VENV)/.runtime-installed
+
+## dev: setup plus the test and lint tools
+dev: $(VENV)/.dev-installed
+
+## run: start the gateway on :8000 with its embedded defaults (SQLite file, in-process state)
+run: setup
+	$(BIN)/pgw serve
+
+## test: make sure PostgreSQL and Redis answer, then run the whole suite
+test: dev
+	@bash scripts/ensure-services.sh
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## lint: ruff lint and format check
+lint: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## typecheck: mypy (strict) on the domain packages
+typecheck: dev
+	$(BIN)/mypy
+
+## bench: run every benchmark under bench/ and write docs/benchmarks.md
+bench: dev
+	@bash scripts/ensure-services.sh
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

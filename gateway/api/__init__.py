@@ -1,0 +1,1 @@
+"""HTTP entry points; each module is one router over the services of the container."""

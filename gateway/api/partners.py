@@ -1,0 +1,91 @@
+"""The partner registry, read-only over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
+
+from contracts import (
+    AgreementStatus,
+    DataClass,
+    PartnerAgreement,
+    PartnerClass,
+    PartnerTier,
+    ServiceCategory,
+)
+from gateway.api.deps import ContainerDep, problem_responses
+from gateway.problems import NotFound
+from gateway.registry import UnknownPartner
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/partners", tags=["partners"])
+
+
+class PartnerSummary(BaseModel):
+    """One partner in the registry listing."""
+
+    id: str
+    name: str
+    category: ServiceCategory
+    partner_class: PartnerClass
+    status: AgreementStatus
+    tier: PartnerTier
+    cities: list[str]
+    data_tier: DataClass
+    webhook_dialect: str
+
+
+def _summary(agreement: PartnerAgreement) -> PartnerSummary:
+    return PartnerSummary(
+        id=agreement.id,
+        name=agreement.name,
+        category=agreement.category,
+        partner_class=agreement.partner_class,
+        status=agreement.status,
+        tier=agreement.tier,
+        cities=list(agreement.cities),
+        data_tier=agreement.data.tier,
+        webhook_dialect=agreement.webhook.dialect,
+    )
+
+
+@router.get(
+    "",
+    response_model=list[PartnerSummary],
+    summary="List partners",
+    responses=problem_responses(422),
+)
+async def list_partners(
+    container: ContainerDep,
+    category: Annotated[
+        ServiceCategory | None,
+        Query(description="Only partners of this category.", examples=["rental"]),
+    ] = None,
+) -> list[PartnerSummary]:
+    """Every partner of the registry (or of one category), ordered by id."""
+    agreements = container.registry.by_category(category) if category else container.registry.all()
+    return [_summary(a) for a in sorted(agreements, key=lambda a: a.id)]
+
+
+@router.get(
+    "/{partner_id}",
+    response_model=PartnerAgreement,
+    summary="One partner's agreement",
+    responses=problem_responses(404),
+)
+async def get_partner(
+    container: ContainerDep,
+    partner_id: Annotated[str, Path(description="Partner id.", examples=["swiftrent"])],
+) -> PartnerAgreement:
+    """The partner's whole agreement: SLA terms, commission plans, data sharing, exclusivity."""
+    try:
+        return container.registry.get(partner_id)
+    except UnknownPartner as exc:
+        raise NotFound(
+            f"No partner '{partner_id}' in the registry; GET /v1/partners lists them.",
+            slug="unknown-partner",
+            title="Unknown partner",
+        ) from exc

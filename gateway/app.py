@@ -1,0 +1,99 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gateway import __version__
+from gateway.api import agreements, health, partners
+from gateway.api.openapi import install_openapi
+from gateway.bootstrap import Container, build_container
+from gateway.logs import get_logger
+from gateway.middleware import RequestEnvelopeMiddleware
+from gateway.persistence.migrate import current_revision, head_revision, upgrade
+from gateway.problems import install_problem_handlers
+from gateway.settings import Settings
+
+__all__ = ["create_app"]
+
+_log = get_logger("gateway.app")
+
+_DESCRIPTION = """
+The partner ecosystem integration gateway of the OEM: partners post signed
+status webhooks, the OEM app triggers partner services through one canonical
+contract, customer data leaves masked to each partner's tier, and SLAs,
+scorecards and commission statements are kept for partnership managers.
+
+Every error is `application/problem+json` (RFC 9457) with a stable `type`,
+a `title`, and a `detail` saying what to fix; validation errors list every
+offending field in `errors`. Send `X-Request-ID` to correlate logs; the
+gateway returns it (or one it generated) on every answer.
+"""
+
+
+async def _prepare_database(container: Container) -> None:
+    settings = container.settings
+    if settings.uses_embedded_database:
+        # The embedded default must work from a fresh checkout with one command.
+        await upgrade(container.engine)
+        _log.info("database.migrated", revision=head_revision(), embedded=True)
+        return
+    current = await current_revision(container.engine)
+    if current != head_revision():
+        _log.warning(
+            "database.schema_behind",
+            current=current,
+            expected=head_revision(),
+            fix="run `pgw db upgrade`",
+        )
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    """Build the gateway app; raises `RegistryError` when the partner registry is invalid."""
+    settings = settings or Settings()
+    container = container or build_container(settings)
+    if settings.uses_embedded_hot_state:
+        _log.warning(
+            "hot_state.in_process",
+            detail="PGW_REDIS_URL is unset: hot state lives in this process; run one process only",
+        )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await _prepare_database(container)
+        _log.info(
+            "gateway.started",
+            partners=len(container.registry),
+            database="sqlite" if settings.uses_embedded_database else "postgresql",
+            hot_state="memory" if settings.uses_embedded_hot_state else "redis",
+        )
+        try:
+            yield
+        finally:
+            await container.aclose()
+
+    app = FastAPI(
+        title="Partner gateway",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "operations", "description": "Health, readiness and metrics."},
+            {"name": "partners", "description": "The partner registry and agreements."},
+        ],
+    )
+    app.state.container = container
+    install_problem_handlers(app)
+    install_openapi(app)
+    app.include_router(health.router)
+    app.include_router(partners.router)
+    app.include_router(agreements.router)
+    app.add_middleware(
+        RequestEnvelopeMiddleware,
+        metrics=container.metrics,
+        known_partners=lambda: container.registry,
+    )
+    return app

@@ -1,0 +1,62 @@
+"""The composition root: builds every dependency of the gateway once, from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from gateway.hotstate import HotState, Keyspace, MemoryHotState, RedisHotState
+from gateway.metrics import GatewayMetrics
+from gateway.persistence.db import create_engine, create_session_factory
+from gateway.persistence.uow import UnitOfWork
+from gateway.registry import Registry, load_registry
+from gateway.settings import Settings
+
+__all__ = ["Container", "build_container", "build_hot_state"]
+
+
+@dataclass
+class Container:
+    """Everything a request handler or CLI command may need, built once per process."""
+
+    settings: Settings
+    registry: Registry
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    hot_state: HotState
+    keys: Keyspace
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+
+    def uow(self) -> UnitOfWork:
+        """A new unit of work on the gateway's database."""
+        return UnitOfWork(self.session_factory)
+
+    async def aclose(self) -> None:
+        """Release database and hot-state connections."""
+        await self.hot_state.close()
+        await self.engine.dispose()
+
+
+def build_hot_state(settings: Settings) -> HotState:
+    """Redis when `PGW_REDIS_URL` is set, otherwise in-process state."""
+    if settings.redis_url is None:
+        return MemoryHotState()
+    return RedisHotState.from_url(settings.redis_url.get_secret_value())
+
+
+def build_container(settings: Settings, *, registry: Registry | None = None) -> Container:
+    """Wire the gateway; an invalid partner registry raises `RegistryError` here."""
+    engine = create_engine(
+        settings.effective_database_url,
+        pool_size=settings.database_pool_size,
+        echo=settings.database_echo,
+    )
+    return Container(
+        settings=settings,
+        registry=registry if registry is not None else load_registry(settings.partners_dir),
+        engine=engine,
+        session_factory=create_session_factory(engine),
+        hot_state=build_hot_state(settings),
+        keys=Keyspace(settings.redis_prefix),
+    )

@@ -1,0 +1,134 @@
+"""The request envelope: request id, access log, metrics, and the last-resort 500 problem.
+
+Written as a pure ASGI middleware rather than Starlette's BaseHTTPMiddleware:
+it wraps every request, so it must not add a task hop or buffer bodies.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Container
+from typing import Any
+
+import orjson
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.logs import get_logger
+from gateway.metrics import GatewayMetrics
+from gateway.problems import PROBLEM_JSON, problem_type
+
+__all__ = ["REQUEST_ID_HEADER", "RequestEnvelopeMiddleware"]
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_UNMATCHED = "<unmatched>"
+_log = get_logger("gateway.http")
+
+
+def _incoming_request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _VALID_REQUEST_ID.match(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+class RequestEnvelopeMiddleware:
+    """Binds a request id, measures and logs each request, and renders unhandled errors."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: GatewayMetrics,
+        known_partners: Callable[[], Container[str]],
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.known_partners = known_partners
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+        header = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            _log.exception("http.unhandled_error", path=scope.get("path"))
+            if not response_started:
+                status = 500
+                await self._send_internal_error(scope, send_wrapper, request_id)
+        finally:
+            self._record(scope, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or _UNMATCHED
+        partner = _partner_label(scope, self.known_partners())
+        method = scope.get("method", "")
+        self.metrics.observe_request(
+            route=template, method=method, status=status, partner=partner, seconds=seconds
+        )
+        _log.info(
+            "http.request",
+            method=method,
+            route=template,
+            status=status,
+            partner_id=partner if partner != "-" else None,
+            duration_ms=round(seconds * 1000, 3),
+        )
+
+    @staticmethod
+    async def _send_internal_error(scope: Scope, send: Send, request_id: str) -> None:
+        body = orjson.dumps(
+            {
+                "type": problem_type("internal-error"),
+                "title": "Internal error",
+                "status": 500,
+                "detail": "The gateway failed to handle this request; quote the request id "
+                "when reporting it.",
+                "instance": scope.get("path"),
+                "request_id": request_id,
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _partner_label(scope: Scope, known: Container[str]) -> str:
+    # Only registered partners become label values: a caller must not be able to
+    # create unbounded metric series by inventing partner ids in the path.
+    params: dict[str, Any] = scope.get("path_params") or {}
+    partner = params.get("partner_id")
+    return partner if isinstance(partner, str) and partner in known else "-"

@@ -1,0 +1,1 @@
+"""Durable state: SQLAlchemy 2 async over PostgreSQL or the embedded SQLite file."""

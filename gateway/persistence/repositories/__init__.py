@@ -1,0 +1,14 @@
+"""Every SQL statement of the gateway lives in one of these repository modules."""
+
+from gateway.persistence.repositories.clients import ClientRepository
+from gateway.persistence.repositories.dead_letters import DeadLetterRepository
+from gateway.persistence.repositories.inbox import InboxRepository, StoredDelivery
+from gateway.persistence.repositories.orders import OrderRepository
+
+__all__ = [
+    "ClientRepository",
+    "DeadLetterRepository",
+    "InboxRepository",
+    "OrderRepository",
+    "StoredDelivery",
+]

@@ -1,0 +1,149 @@
+"""Relational schema of the gateway's durable state (Alembic migrations mirror it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from gateway.persistence.types import BigId, JsonDoc, UtcDateTime
+
+__all__ = ["Base", "ClientRow", "DeadLetterRow", "InboxRow", "OrderEventRow", "OrderRow"]
+
+# Deterministic constraint names, so migrations can refer to them on both databases.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JsonDoc}  # noqa: RUF012
+
+
+class ClientRow(Base):
+    """An OAuth client: a partner system, the OEM app, or a manager's tool."""
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # partner | app
+    partner_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    scopes: Mapped[list[str]] = mapped_column(JsonDoc)
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(255))
+    previous_secret_valid_until: Mapped[datetime | None]
+    webhook_secret: Mapped[str | None] = mapped_column(String(255))
+    previous_webhook_secret: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | revoked
+    created_at: Mapped[datetime]
+    rotated_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class OrderRow(Base):
+    """An order placed with a partner and its current state."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "partner_reference", name="uq_orders_partner_reference"),
+        Index("ix_orders_partner_created", "partner_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    category: Mapped[str] = mapped_column(String(16))
+    operation: Mapped[str] = mapped_column(String(40))
+    partner_id: Mapped[str] = mapped_column(String(40))
+    partner_reference: Mapped[str | None] = mapped_column(String(128))
+    customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(24))
+    # Time and sequence of the event that set `status`: later deliveries of older
+    # events are recorded but do not move the state back.
+    status_occurred_at: Mapped[datetime | None]
+    status_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    request: Mapped[dict[str, Any]]
+    result: Mapped[dict[str, Any] | None]
+    routing: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class OrderEventRow(Base):
+    """One canonical event of an order, kept whether or not it moved the state."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (
+        UniqueConstraint("order_id", "event_id", name="uq_order_events_order_event"),
+        Index("ix_order_events_order_time", "order_id", "occurred_at", "sequence"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"))
+    event_id: Mapped[str] = mapped_column(String(128))
+    event_type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(16))  # webhook | gateway | replay
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id", ondelete="RESTRICT"))
+    data: Mapped[dict[str, Any]]
+    moved_state: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[datetime]
+
+
+class InboxRow(Base):
+    """A raw webhook delivery, stored before the partner gets any 2xx."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "webhook_id", name="uq_inbox_partner_webhook"),
+        Index("ix_inbox_status_received", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(40))
+    webhook_id: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime]
+    headers: Mapped[dict[str, Any]]
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    # received -> applied | dead_lettered
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None]
+    processed_at: Mapped[datetime | None]
+
+
+class DeadLetterRow(Base):
+    """A delivery that could not be applied, kept with its reason until replayed."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_partner_created", "partner_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id", ondelete="RESTRICT"))
+    partner_id: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    replay_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_replayed_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]

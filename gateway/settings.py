@@ -1,0 +1,74 @@
+"""The one settings object: every `PGW_` environment variable, read once."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Gateway configuration; nothing else in the code base reads the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PGW_", env_file=None, extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="Deployment environment name, bound into every log line."
+    )
+    host: str = Field("127.0.0.1", description="Interface `pgw serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `pgw serve` listens on.")
+    workers: int = Field(
+        1, ge=1, le=64, description="Worker processes for `pgw serve` (more than 1 needs Redis)."
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy async URL, e.g. `postgresql+asyncpg://user@host/db`. "
+        "Unset: an SQLite file in `PGW_DATA_DIR`.",
+    )
+    database_pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL pool size.")
+    database_echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+    redis_url: SecretStr | None = Field(
+        None,
+        description="Redis URL for hot state shared by all processes. "
+        "Unset: in-process hot state (one process only).",
+    )
+    redis_prefix: str = Field(
+        "pgw:", min_length=1, description="Prefix of every Redis key the gateway writes."
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Directory of the embedded SQLite file and local state."
+    )
+    partners_dir: Path = Field(
+        Path("partners"), description="Directory of the partner agreement YAML files."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Minimum level of log events."
+    )
+    log_json: bool = Field(
+        True, description="JSON log lines (true) or human-readable console lines (false)."
+    )
+    readiness_timeout_seconds: float = Field(
+        2.0, gt=0, le=30, description="Time budget of each `/readyz` dependency check."
+    )
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        """The database URL in use: the configured one or the embedded SQLite file."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        """True when running on the embedded SQLite default."""
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def uses_embedded_hot_state(self) -> bool:
+        """True when hot state lives in this process instead of Redis."""
+        return self.redis_url is None
