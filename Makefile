@@ -6,7 +6,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup dev run test lint typecheck bench check-compose clean
+.PHONY: setup dev run test lint typecheck bench docker-check clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is required (python3.11+ not found on PATH)" >&2; exit 1; }
@@ -33,7 +33,7 @@ run: setup
 
 ## test: make sure PostgreSQL and Redis answer, then run the whole suite
 test: dev
-	@bash scripts/ensure-services.sh
+	@bash .ci/ensure-services.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## lint: ruff lint and format check
@@ -47,8 +47,12 @@ typecheck: dev
 
 ## bench: run every benchmark under bench/ and write docs/benchmarks.md
 bench: dev
-	@bash scripts/ensure-services.sh
+	@bash .ci/ensure-services.sh
 	$(BIN)/python -m bench.run
+
+## docker-check: validate docker/compose.yaml with the Compose v2 CLI and lint the Dockerfile
+docker-check:
+	bash docker/check-compose.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -31,7 +31,7 @@ _log = get_logger("gateway.http")
 def _incoming_request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
-            candidate = value.decode("latin-1")
+            candidate = bytes(value).decode("latin-1")
             if _VALID_REQUEST_ID.match(candidate):
                 return candidate
             break
@@ -76,10 +76,11 @@ class RequestEnvelopeMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception:
-            _log.exception("http.unhandled_error", path=scope.get("path"))
+            # Answer first: the client's 500 must not depend on logging working.
             if not response_started:
                 status = 500
                 await self._send_internal_error(scope, send_wrapper, request_id)
+            _log.exception("http.unhandled_error", path=scope.get("path"))
         finally:
             self._record(scope, status, time.perf_counter() - started)
 

@@ -43,8 +43,8 @@ class RedisHotState:
 
     async def get(self, key: Key) -> bytes | None:
         """The value at `key`, or None."""
-        value: bytes | None = await self._redis.get(key.name)
-        return value
+        value = await self._redis.get(key.name)
+        return value if value is None or isinstance(value, bytes) else str(value).encode()
 
     async def set(self, key: Key, value: bytes) -> None:
         """Store `value` for the key's TTL."""

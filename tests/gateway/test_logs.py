@@ -82,6 +82,22 @@ class TestByValue:
         assert NATIONAL_ID not in json.dumps(out)
         assert out["context"] == {"items": ["x [REDACTED:national_id]", {"phone": REDACTED}]}
 
+    @pytest.mark.parametrize(
+        "identifier",
+        ["242e1234567890123456e85fbe1b76ce", "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", "a13912345678b"],
+    )
+    def test_hex_and_base62_ids_are_never_masked(self, identifier: str) -> None:
+        assert _process(request_id=identifier, webhook_id=identifier) == {
+            "request_id": identifier,
+            "webhook_id": identifier,
+        }
+
+    def test_a_phone_number_sent_as_request_id_is_masked(self) -> None:
+        assert _process(request_id=PHONE)["request_id"] == "[REDACTED:phone]"
+
+    def test_phone_inside_chinese_text_is_masked(self) -> None:
+        assert _process(note=f"电话{PHONE}联系")["note"] == "电话[REDACTED:phone]联系"
+
     def test_order_ids_and_amounts_are_not_mistaken_for_personal_data(self) -> None:
         out = _process(detail="order ord_01J9Z amount 123456 fen at 2026-11-20T08:30:00Z")
         assert out["detail"] == "order ord_01J9Z amount 123456 fen at 2026-11-20T08:30:00Z"

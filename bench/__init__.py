@@ -1,0 +1,1 @@
+"""Benchmark harness: each `bench_*.py` module measures a subject against a baseline."""

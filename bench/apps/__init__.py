@@ -1,0 +1,1 @@
+"""Minimal applications that serve as baselines for the benchmarks."""
