@@ -52,6 +52,25 @@ class Settings(BaseSettings):
     log_json: bool = Field(
         True, description="JSON log lines (true) or human-readable console lines (false)."
     )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Externally visible base URL; the OAuth issuer and its metadata URLs.",
+    )
+    token_audience: str = Field(
+        "partner-gateway", description="`aud` of the access tokens the gateway issues."
+    )
+    token_lifetime_seconds: int = Field(
+        900, ge=60, le=900, description="Access token lifetime (at most 15 minutes)."
+    )
+    secret_rotation_overlap_hours: float = Field(
+        24, ge=0, le=720, description="How long a rotated client or webhook secret stays valid."
+    )
+    webhook_body_limit_bytes: int = Field(
+        262_144, ge=1024, le=10_485_760, description="Largest webhook body accepted (413 beyond)."
+    )
+    webhook_tolerance_seconds: int = Field(
+        300, ge=30, le=3600, description="Allowed clock skew of `webhook-timestamp`."
+    )
     readiness_timeout_seconds: float = Field(
         2.0, gt=0, le=30, description="Time budget of each `/readyz` dependency check."
     )

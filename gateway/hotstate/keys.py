@@ -31,3 +31,11 @@ class Keyspace:
     def readiness_probe(self) -> Key:
         """Written and read by `/readyz` to prove the store accepts writes; 10 s."""
         return self._key(10, "readyz")
+
+    def revoked_token(self, jti: str, ttl_seconds: float) -> Key:
+        """A revoked access token's id, kept until the token would have expired anyway."""
+        return self._key(max(ttl_seconds, 1.0), "oauth", "revoked", jti)
+
+    def webhook_rate_window(self, partner_id: str, window_start: int) -> Key:
+        """Deliveries counted in one partner's fixed one-minute window; 120 s."""
+        return self._key(120, "webhooks", "rate", partner_id, str(window_start))

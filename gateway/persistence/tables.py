@@ -20,7 +20,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gateway.persistence.types import BigId, JsonDoc, UtcDateTime
 
-__all__ = ["Base", "ClientRow", "DeadLetterRow", "InboxRow", "OrderEventRow", "OrderRow"]
+__all__ = [
+    "Base",
+    "ClientRow",
+    "DeadLetterRow",
+    "InboxRow",
+    "OrderEventRow",
+    "OrderRow",
+    "SigningKeyRow",
+]
 
 # Deterministic constraint names, so migrations can refer to them on both databases.
 NAMING = {
@@ -147,3 +155,18 @@ class DeadLetterRow(Base):
     replay_count: Mapped[int] = mapped_column(Integer, default=0)
     last_replayed_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+
+
+class SigningKeyRow(Base):
+    """A key the OAuth server signs access tokens with; published while its tokens live."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    private_jwk: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    # Set when a newer key takes over signing; the public key stays published
+    # until every token it signed has expired.
+    retired_at: Mapped[datetime | None]
