@@ -149,7 +149,9 @@ class CanonicalEvent(CanonicalModel):
     order_id: OrderId
     partner_reference: PartnerReference | None = None
     occurred_at: Timestamp
-    sequence: int = Field(default=0, ge=0, description="Partner's counter within the order.")
+    sequence: int = Field(
+        default=0, ge=0, le=2**31 - 1, description="Partner's counter within the order."
+    )
     data: EventData
 
     @field_validator("data", mode="before")

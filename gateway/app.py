@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from gateway import __version__
-from gateway.api import agreements, health, partners
+from gateway.api import agreements, health, partners, webhooks
+from gateway.api.oauth import router as oauth_router
 from gateway.api.openapi import install_openapi
 from gateway.bootstrap import Container, build_container
 from gateway.logs import get_logger
 from gateway.middleware import RequestEnvelopeMiddleware
+from gateway.oauth.credentials import webhook_secrets
 from gateway.persistence.migrate import current_revision, head_revision, upgrade
 from gateway.problems import install_problem_handlers
 from gateway.settings import Settings
+from gateway.webhooks.intake import WebhookIntake
 
 __all__ = ["create_app"]
 
@@ -70,9 +74,18 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             database="sqlite" if settings.uses_embedded_database else "postgresql",
             hot_state="memory" if settings.uses_embedded_hot_state else "redis",
         )
+        recovery = asyncio.create_task(
+            intake.run_recovery(
+                interval_seconds=settings.inbox_recovery_interval_seconds,
+                grace_seconds=settings.inbox_recovery_grace_seconds,
+            ),
+            name="inbox-recovery",
+        )
         try:
             yield
         finally:
+            recovery.cancel()
+            await asyncio.gather(recovery, return_exceptions=True)
             await container.aclose()
 
     app = FastAPI(
@@ -86,11 +99,19 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         ],
     )
     app.state.container = container
+    intake = WebhookIntake(
+        container,
+        secrets=lambda partner_id, now: webhook_secrets(container, partner_id, now),
+        clock=container.clock,
+    )
+    app.state.webhook_intake = intake
     install_problem_handlers(app)
     install_openapi(app)
     app.include_router(health.router)
     app.include_router(partners.router)
     app.include_router(agreements.router)
+    app.include_router(oauth_router)
+    app.include_router(webhooks.router)
     app.add_middleware(
         RequestEnvelopeMiddleware,
         metrics=container.metrics,

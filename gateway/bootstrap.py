@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.hotstate import HotState, Keyspace, MemoryHotState, RedisHotState
 from gateway.metrics import GatewayMetrics
+from gateway.oauth.keys import KeyStore
+from gateway.oauth.status import ClientStatus
+from gateway.oauth.tokens import LEEWAY_SECONDS, TokenService
 from gateway.persistence.db import create_engine, create_session_factory
 from gateway.persistence.uow import UnitOfWork
 from gateway.registry import Registry, load_registry
 from gateway.settings import Settings
 
 __all__ = ["Container", "build_container", "build_hot_state"]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -26,6 +35,8 @@ class Container:
     session_factory: async_sessionmaker[AsyncSession]
     hot_state: HotState
     keys: Keyspace
+    tokens: TokenService
+    clock: Callable[[], datetime]
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
 
     def uow(self) -> UnitOfWork:
@@ -45,18 +56,57 @@ def build_hot_state(settings: Settings) -> HotState:
     return RedisHotState.from_url(settings.redis_url.get_secret_value())
 
 
-def build_container(settings: Settings, *, registry: Registry | None = None) -> Container:
-    """Wire the gateway; an invalid partner registry raises `RegistryError` here."""
+def build_token_service(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    hot_state: HotState,
+    keys: Keyspace,
+    clock: Callable[[], datetime],
+) -> TokenService:
+    """The OAuth server's signing keys, token checks and revocations, built once per process."""
+    return TokenService(
+        keys=KeyStore(
+            session_factory,
+            token_lifetime_seconds=settings.token_lifetime_seconds,
+            leeway_seconds=LEEWAY_SECONDS,
+            clock=clock,
+        ),
+        client_status=ClientStatus(session_factory),
+        hot_state=hot_state,
+        keyspace=keys,
+        issuer=settings.public_base_url.rstrip("/"),
+        audience=settings.token_audience,
+        lifetime_seconds=settings.token_lifetime_seconds,
+        clock=clock,
+    )
+
+
+def build_container(
+    settings: Settings,
+    *,
+    registry: Registry | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Container:
+    """Wire the gateway; an invalid partner registry raises `RegistryError` here.
+
+    `clock` (aware UTC datetimes) lets tests move time instead of sleeping.
+    """
     engine = create_engine(
         settings.effective_database_url,
         pool_size=settings.database_pool_size,
         echo=settings.database_echo,
     )
+    clock = clock or _utc_now
+    session_factory = create_session_factory(engine)
+    hot_state = build_hot_state(settings)
+    keys = Keyspace(settings.redis_prefix)
     return Container(
         settings=settings,
         registry=registry if registry is not None else load_registry(settings.partners_dir),
         engine=engine,
-        session_factory=create_session_factory(engine),
-        hot_state=build_hot_state(settings),
-        keys=Keyspace(settings.redis_prefix),
+        session_factory=session_factory,
+        hot_state=hot_state,
+        keys=keys,
+        tokens=build_token_service(settings, session_factory, hot_state, keys, clock),
+        clock=clock,
     )

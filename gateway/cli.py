@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from gateway.logs import configure_logging
+from gateway.oauth.cli import clients_app, credentials_app, keys_app
 from gateway.persistence.db import create_engine
 from gateway.persistence.migrate import current_revision, head_revision, upgrade
 from gateway.registry import RegistryError, load_registry, validate_directory
@@ -23,6 +24,9 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 partners_app = typer.Typer(help="The partner registry (agreements in YAML).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(partners_app, name="partners")
+partners_app.add_typer(credentials_app, name="credentials")
+app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

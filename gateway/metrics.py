@@ -35,6 +35,45 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.webhook_deliveries = Counter(
+            "pgw_webhook_deliveries",
+            "Webhook deliveries handled, by partner and outcome (applied, stale, "
+            "duplicate_event, recorded, dead_lettered, rejected, refused).",
+            ["partner", "outcome"],
+            registry=self.registry,
+        )
+        self.webhook_signature_failures = Counter(
+            "pgw_webhook_signature_failures",
+            "Deliveries refused because their Standard Webhooks signature did not verify.",
+            ["partner", "reason"],
+            registry=self.registry,
+        )
+        self.webhook_replays = Counter(
+            "pgw_webhook_replays",
+            "Deliveries whose webhook-id was already stored (answered with the first answer).",
+            ["partner"],
+            registry=self.registry,
+        )
+        self.dead_letters = Counter(
+            "pgw_dead_letters",
+            "Deliveries kept as dead letters, by partner and reason.",
+            ["partner", "reason"],
+            registry=self.registry,
+        )
+        self.dead_letter_replays = Counter(
+            "pgw_dead_letter_replays",
+            "Dead letters replayed, by partner and result (resolved, failed).",
+            ["partner", "result"],
+            registry=self.registry,
+        )
+        self.webhook_intake_latency = Histogram(
+            "pgw_webhook_intake_duration_seconds",
+            "Time from receiving a delivery to answering it, by partner.",
+            ["partner"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
     def observe_request(
         self, *, route: str, method: str, status: int, partner: str, seconds: float
     ) -> None:

@@ -3,6 +3,8 @@
 Exception tree::
 
     Problem                       any error with a stable type, title and status
+    ├── Unauthorized              401 no usable credentials; carries WWW-Authenticate
+    ├── Forbidden                 403 the credentials do not allow this request
     ├── NotFound                  404 a named resource does not exist
     └── ServiceUnavailable        503 a dependency is down; carries Retry-After
 
@@ -25,10 +27,12 @@ from starlette.responses import Response
 __all__ = [
     "PROBLEM_JSON",
     "FieldError",
+    "Forbidden",
     "NotFound",
     "Problem",
     "ProblemDocument",
     "ServiceUnavailable",
+    "Unauthorized",
     "install_problem_handlers",
     "problem_response",
     "problem_type",
@@ -89,6 +93,22 @@ class Problem(Exception):
         self.errors = list(errors) if errors else None
         self.headers = dict(headers or {})
         self.extensions = dict(extensions or {})
+
+
+class Unauthorized(Problem):
+    """The request carries no usable credentials (give the challenge in `WWW-Authenticate`)."""
+
+    slug = "unauthorized"
+    title = "Authentication required"
+    status = 401
+
+
+class Forbidden(Problem):
+    """The credentials are valid but do not allow this request."""
+
+    slug = "forbidden"
+    title = "Forbidden"
+    status = 403
 
 
 class NotFound(Problem):

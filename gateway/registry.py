@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from contracts import PartnerAgreement, ServiceCategory
+from adapters import WEBHOOK_TRANSLATORS
+from contracts import CANONICAL_DIALECT, PartnerAgreement, ServiceCategory
 
 __all__ = [
     "AGREEMENT_SUFFIXES",
@@ -152,7 +153,24 @@ def _load(directory: Path) -> tuple[list[PartnerAgreement], list[RegistryProblem
         first_file[agreement.id] = file
         agreements.append(agreement)
     problems.extend(_exclusivity_problems(agreements, first_file))
+    problems.extend(_dialect_problems(agreements, first_file))
     return agreements, problems
+
+
+def _dialect_problems(
+    agreements: list[PartnerAgreement], files: Mapping[str, Path]
+) -> list[RegistryProblem]:
+    # A webhook dialect nobody translates would dead-letter every delivery of the partner.
+    return [
+        RegistryProblem(
+            str(files[a.id]),
+            "webhook.dialect",
+            f"no adapter translates {a.webhook.dialect!r}; known: canonical, "
+            + ", ".join(sorted(WEBHOOK_TRANSLATORS)),
+        )
+        for a in agreements
+        if a.webhook.dialect != CANONICAL_DIALECT and a.webhook.dialect not in WEBHOOK_TRANSLATORS
+    ]
 
 
 def _load_file(file: Path) -> tuple[PartnerAgreement | None, list[RegistryProblem]]:

@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: int = Field(
         300, ge=30, le=3600, description="Allowed clock skew of `webhook-timestamp`."
     )
+    inbox_recovery_interval_seconds: float = Field(
+        30, gt=0, le=3600, description="How often stored but unapplied deliveries are retried."
+    )
+    inbox_recovery_grace_seconds: float = Field(
+        30, ge=0, le=3600, description="Age before an unapplied delivery is taken by recovery."
+    )
     readiness_timeout_seconds: float = Field(
         2.0, gt=0, le=30, description="Time budget of each `/readyz` dependency check."
     )

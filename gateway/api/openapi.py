@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from contracts import CanonicalEvent
 from gateway.problems import PROBLEM_JSON, ProblemDocument
 
 __all__ = ["install_openapi"]
@@ -15,13 +16,17 @@ _PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDocument"}
 _FRAMEWORK_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
+# Models that request bodies read raw (webhook deliveries) still get their schema published.
+_EXTRA_MODELS = (ProblemDocument, CanonicalEvent)
+
+
 def _rewrite(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas["ProblemDocument"] = ProblemDocument.model_json_schema(
-        ref_template="#/components/schemas/{model}"
-    )
-    for nested, schema in schemas["ProblemDocument"].pop("$defs", {}).items():
-        schemas.setdefault(nested, schema)
+    for model in _EXTRA_MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for nested, nested_schema in schema.pop("$defs", {}).items():
+            schemas.setdefault(nested, nested_schema)
+        schemas[model.__name__] = schema
     for item in document.get("paths", {}).values():
         for operation in item.values():
             responses = operation.get("responses", {})

@@ -11,6 +11,7 @@ from gateway.persistence.repositories import (
     DeadLetterRepository,
     InboxRepository,
     OrderRepository,
+    SigningKeyRepository,
 )
 
 __all__ = ["UnitOfWork"]
@@ -23,6 +24,7 @@ class UnitOfWork:
     orders: OrderRepository
     inbox: InboxRepository
     dead_letters: DeadLetterRepository
+    signing_keys: SigningKeyRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -34,6 +36,7 @@ class UnitOfWork:
         self.orders = OrderRepository(session)
         self.inbox = InboxRepository(session)
         self.dead_letters = DeadLetterRepository(session)
+        self.signing_keys = SigningKeyRepository(session)
         return self
 
     async def __aexit__(
@@ -52,6 +55,11 @@ class UnitOfWork:
         """Make every staged change durable."""
         assert self._session is not None, "commit outside the unit of work"
         await self._session.commit()
+
+    async def flush(self) -> None:
+        """Send staged changes to the database (assigning ids) without committing."""
+        assert self._session is not None, "flush outside the unit of work"
+        await self._session.flush()
 
     async def rollback(self) -> None:
         """Discard every staged change."""

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
+from fastapi import FastAPI
+from standardwebhooks.webhooks import Webhook
+
+from gateway.oauth.credentials import rotate_partner_credentials
+from gateway.persistence.tables import OrderRow
+from tests.gateway.conftest import AccessToken, IssueCredentials
 
 
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -29,7 +37,9 @@ def _example_of(parameter_or_media: dict[str, Any]) -> Any:
     return schema.get("example")
 
 
-def _request_from_examples(path: str, operation: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
+def _request_from_examples(
+    path: str, operation: dict[str, Any]
+) -> tuple[str, dict[str, Any], Any, str | None]:
     query: dict[str, Any] = {}
     for parameter in operation.get("parameters", []):
         value = _example_of(parameter)
@@ -42,12 +52,48 @@ def _request_from_examples(path: str, operation: dict[str, Any]) -> tuple[str, d
             assert value is not None, (
                 f"required {parameter['in']} {parameter['name']} has no example"
             )
-    body = None
+    body, media_type = None, None
     if "requestBody" in operation:
-        media = operation["requestBody"]["content"]["application/json"]
+        media_type, media = next(iter(operation["requestBody"]["content"].items()))
         body = _example_of(media)
         assert body is not None, "request body has no example"
-    return path, query, body
+    return path, query, body, media_type
+
+
+async def _prepare_delivery(app: FastAPI, partner_id: str, body: dict[str, Any]) -> dict[str, str]:
+    """A webhook example needs its order to exist and a Standard Webhooks signature."""
+    container = app.state.container
+    now = datetime.now(UTC)
+    async with container.uow() as uow:
+        if await uow.orders.get(body["order_id"]) is None:
+            uow.orders.add(
+                OrderRow(
+                    id=body["order_id"],
+                    category="rental",
+                    operation="courtesy_car.book",
+                    partner_id=partner_id,
+                    partner_reference=None,
+                    customer_id=None,
+                    status="dispatched",
+                    status_occurred_at=now,
+                    status_sequence=0,
+                    request={},
+                    result=None,
+                    routing=None,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await uow.commit()
+    creds = await rotate_partner_credentials(container, partner_id)
+    assert creds.webhook_secret is not None
+    raw = orjson.dumps(body)
+    webhook_id = "msg_openapi_example"
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(creds.webhook_secret).sign(webhook_id, now, raw.decode()),
+    }
 
 
 class TestOpenApiExamples:
@@ -57,13 +103,41 @@ class TestOpenApiExamples:
         assert response.json()["info"]["title"] == "Partner gateway"
         assert (await client.get("/docs")).status_code == 200
 
-    async def test_every_operation_example_succeeds(self, client: httpx.AsyncClient) -> None:
+    async def test_every_operation_example_succeeds(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        issue_credentials: IssueCredentials,
+        access_token: AccessToken,
+    ) -> None:
         spec = (await client.get("/openapi.json")).json()
         operations = _operations(spec)
-        assert len(operations) >= 6
+        assert len(operations) >= 10
+        admin = await issue_credentials(app, name="examples", scopes="admin")
         for method, path, operation in operations:
-            url, query, body = _request_from_examples(path, operation)
-            response = await client.request(method, url, params=query, json=body)
+            url, query, body, media_type = _request_from_examples(path, operation)
+            headers: dict[str, str] = {}
+            auth = None
+            for requirement in operation.get("security", []):
+                if "client_secret_basic" in requirement:
+                    auth = (admin.client_id, admin.client_secret)
+                if "oauth2" in requirement:
+                    scopes = requirement["oauth2"]
+                    partner_id = url.split("/")[3] if url.startswith("/v1/partners/") else None
+                    if partner_id is not None and "events:write" in scopes:
+                        creds = await issue_credentials(app, partner_id)
+                        headers |= await _prepare_delivery(app, partner_id, body)
+                    else:
+                        creds = await issue_credentials(app, name="examples", scopes=scopes)
+                    headers["authorization"] = f"Bearer {await access_token(creds)}"
+            if media_type == "application/x-www-form-urlencoded":
+                response = await client.request(
+                    method, url, params=query, data=body, auth=auth, headers=headers
+                )
+            else:
+                response = await client.request(
+                    method, url, params=query, json=body, auth=auth, headers=headers
+                )
             assert 200 <= response.status_code < 300, (
                 f"{method} {path}: {response.status_code} {response.text[:300]}"
             )

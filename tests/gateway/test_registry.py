@@ -247,3 +247,15 @@ class TestProblems:
         for source in PARTNERS.glob("*.yaml"):
             shutil.copy(source, tmp_path / source.name)
         assert len(load_registry(tmp_path)) == 8
+
+
+def test_a_webhook_dialect_without_adapter_is_reported(tmp_path: Path) -> None:
+    """Every delivery of such a partner would be dead-lettered: refuse the registry."""
+    source = (Path(__file__).resolve().parents[2] / "partners" / "swiftrent.yaml").read_text(
+        encoding="utf-8"
+    )
+    (tmp_path / "swiftrent.yaml").write_text(
+        source.replace("dialect: swiftrent.v2", "dialect: swiftrent.v9"), encoding="utf-8"
+    )
+    problems = validate_directory(tmp_path)
+    assert [(p.path, "swiftrent.v9" in p.reason) for p in problems] == [("webhook.dialect", True)]

@@ -4,11 +4,13 @@ from gateway.persistence.repositories.clients import ClientRepository
 from gateway.persistence.repositories.dead_letters import DeadLetterRepository
 from gateway.persistence.repositories.inbox import InboxRepository, StoredDelivery
 from gateway.persistence.repositories.orders import OrderRepository
+from gateway.persistence.repositories.signing_keys import SigningKeyRepository
 
 __all__ = [
     "ClientRepository",
     "DeadLetterRepository",
     "InboxRepository",
     "OrderRepository",
+    "SigningKeyRepository",
     "StoredDelivery",
 ]

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.persistence.repositories._dialect import insert_for, is_postgresql
+from gateway.persistence.repositories._dialect import insert_for
 from gateway.persistence.tables import InboxRow
 
 __all__ = ["InboxRepository", "StoredDelivery"]
@@ -97,20 +97,34 @@ class InboxRepository:
             )
         )
 
-    async def claim_unprocessed(
-        self, *, received_before: datetime, limit: int
-    ) -> Sequence[InboxRow]:
-        """Deliveries stored but never applied (e.g. the process died in between).
+    async def set_status(self, inbox_id: int, status: str, *, processed_at: datetime) -> None:
+        """Change the status only, keeping the recorded first answer (dead-letter replays)."""
+        await self._session.execute(
+            update(InboxRow)
+            .where(InboxRow.id == inbox_id)
+            .values(status=status, processed_at=processed_at)
+        )
 
-        On PostgreSQL the rows are locked with SKIP LOCKED so several gateway
-        processes recovering at once never take the same delivery.
+    async def claim(self, inbox_id: int) -> bool:
+        """Take a stored delivery for applying; False when it is already taken or done.
+
+        The conditional UPDATE is the lock: on PostgreSQL a second claimer waits
+        for the first transaction and then matches no row; on SQLite the write
+        lock serialises them the same way. A crash rolls the claim back.
         """
-        statement = (
-            select(InboxRow)
+        result = await self._session.execute(
+            update(InboxRow)
+            .where(InboxRow.id == inbox_id, InboxRow.status == "received")
+            .values(status="processing")
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def unprocessed(self, *, received_before: datetime, limit: int) -> Sequence[int]:
+        """Ids of deliveries stored but never applied (e.g. the process died in between)."""
+        result = await self._session.scalars(
+            select(InboxRow.id)
             .where(InboxRow.status == "received", InboxRow.received_at < received_before)
             .order_by(InboxRow.id)
             .limit(limit)
         )
-        if is_postgresql(self._session):
-            statement = statement.with_for_update(skip_locked=True)
-        return (await self._session.scalars(statement)).all()
+        return result.all()

@@ -220,13 +220,33 @@ class TestInbox:
             )
             await uow.commit()
         async with _uow(engine) as uow:
-            claimed = await uow.inbox.claim_unprocessed(
+            waiting = await uow.inbox.unprocessed(
                 received_before=NOW + timedelta(seconds=1), limit=1000
             )
             stored = await uow.inbox.get(done.row.id)
-        assert pending.row.id in {row.id for row in claimed}
-        assert done.row.id not in {row.id for row in claimed}
+        assert pending.row.id in waiting
+        assert done.row.id not in waiting
         assert stored is not None and stored.response_body == {"status": "applied"}
+
+    async def test_only_one_concurrent_claim_wins(self, engine: AsyncEngine) -> None:
+        async with _uow(engine) as uow:
+            stored = await uow.inbox.store(
+                partner_id="voltgrid",
+                webhook_id=f"msg_{uuid.uuid4().hex}",
+                headers={},
+                body=b"{}",
+                received_at=NOW,
+            )
+            await uow.commit()
+
+        async def claim() -> bool:
+            async with _uow(engine) as uow:
+                won = await uow.inbox.claim(stored.row.id)
+                await asyncio.sleep(0.05)  # hold the claim while the others try
+                await uow.commit()
+                return won
+
+        assert (await asyncio.gather(*(claim() for _ in range(5)))).count(True) == 1
 
 
 class TestDeadLetters:

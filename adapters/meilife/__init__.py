@@ -1,0 +1,7 @@
+"""MeiLife food and leisure memberships, dialect ``meilife.v1``."""
+
+from __future__ import annotations
+
+from adapters.meilife.webhooks import MeiLifeWebhooks
+
+__all__ = ["MeiLifeWebhooks"]

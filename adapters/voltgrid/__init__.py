@@ -1,0 +1,7 @@
+"""VoltGrid public charging network, dialect ``voltgrid.ocpi-lite``."""
+
+from __future__ import annotations
+
+from adapters.voltgrid.webhooks import VoltGridWebhooks
+
+__all__ = ["VoltGridWebhooks"]

@@ -1,0 +1,1 @@
+"""Inbound partner webhooks: signature, durable inbox, translation, idempotent application."""

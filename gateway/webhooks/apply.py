@@ -1,0 +1,225 @@
+"""Turn one stored delivery into a canonical event and apply it to its order, once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from adapters import TranslationError, UnknownDialect, translator_for
+from contracts import (
+    CANONICAL_DIALECT,
+    CanonicalEvent,
+    IllegalTransition,
+    OrderStatus,
+    TransitionDecision,
+    decide_transition,
+)
+from gateway.logs import get_logger
+from gateway.persistence.tables import DeadLetterRow, InboxRow, OrderEventRow
+from gateway.persistence.uow import UnitOfWork
+from gateway.problems import FieldError
+from gateway.registry import Registry
+from gateway.webhooks.outcomes import DeliveryOutcome, Outcome
+
+__all__ = ["apply_delivery", "dead_letter", "parse_event"]
+
+_log = get_logger("gateway.webhooks")
+_security = get_logger("gateway.security")
+
+
+class _DeadLetter(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class _Rejected(Exception):
+    def __init__(self, outcome: DeliveryOutcome) -> None:
+        super().__init__(outcome.body.get("detail"))
+        self.outcome = outcome
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
+def parse_event(registry: Registry, partner_id: str, body: bytes) -> CanonicalEvent:
+    """The canonical event of a delivery, by the partner's webhook dialect.
+
+    Raises `_Rejected` for a canonical payload that breaks the published schema
+    (the partner must fix it) and `_DeadLetter` when the partner's own dialect
+    cannot be translated (fixable on our side, then replayed).
+    """
+    if partner_id not in registry:
+        raise _DeadLetter("unknown_partner", f"{partner_id} is no longer in the partner registry")
+    try:
+        payload: Any = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _DeadLetter("malformed_payload", f"stored body is not JSON: {exc}") from exc
+    dialect = registry.get(partner_id).webhook.dialect
+    if dialect == CANONICAL_DIALECT:
+        try:
+            return CanonicalEvent.model_validate(payload)
+        except ValidationError as exc:
+            errors = [
+                FieldError(field=_field(tuple(e["loc"])) or "body", reason=e["msg"], type=e["type"])
+                for e in exc.errors()
+            ]
+            raise _Rejected(
+                DeliveryOutcome.rejected(
+                    status=422,
+                    slug="invalid-event",
+                    title="Event does not match the published schema",
+                    detail="; ".join(f"{e.field}: {e.reason}" for e in errors[:5])
+                    + " (see GET /v1/events/catalog)",
+                    errors=errors,
+                )
+            ) from exc
+    try:
+        return translator_for(dialect).translate(payload, partner_id=partner_id)
+    except (TranslationError, UnknownDialect) as exc:
+        raise _DeadLetter("translation_failed", f"{dialect}: {exc}") from exc
+
+
+async def apply_delivery(
+    uow: UnitOfWork,
+    registry: Registry,
+    row: InboxRow,
+    now: datetime,
+    *,
+    existing_letter_id: int | None = None,
+) -> DeliveryOutcome:
+    """Apply the delivery in `row` inside the caller's transaction; never raises for bad input.
+
+    What cannot be applied becomes a dead letter, unless it is one already
+    (`existing_letter_id`, when a dead letter is replayed).
+    """
+    try:
+        event = parse_event(registry, row.partner_id, row.body)
+        return await _apply_event(uow, row, event, now)
+    except _Rejected as rejected:
+        return rejected.outcome
+    except _DeadLetter as letter:
+        if existing_letter_id is not None:
+            return DeliveryOutcome.dead_lettered(
+                reason=letter.reason, detail=letter.detail, dead_letter_id=existing_letter_id
+            )
+        return await dead_letter(uow, row, letter.reason, letter.detail, now)
+
+
+async def _apply_event(
+    uow: UnitOfWork, row: InboxRow, event: CanonicalEvent, now: datetime
+) -> DeliveryOutcome:
+    if event.partner_id != row.partner_id:
+        _security.warning(
+            "security.partner_mismatch", partner_id=row.partner_id, claimed=event.partner_id
+        )
+        raise _Rejected(
+            DeliveryOutcome.rejected(
+                status=403,
+                slug="partner-mismatch",
+                title="Event names another partner",
+                detail=f"partner_id in the event is {event.partner_id!r}; "
+                f"this endpoint and token belong to {row.partner_id!r}",
+            )
+        )
+    order = await uow.orders.get(event.order_id, for_update=True)
+    if order is None:
+        raise _DeadLetter("unknown_order", f"no order {event.order_id}")
+    if order.partner_id != row.partner_id:
+        _security.warning(
+            "security.foreign_order",
+            partner_id=row.partner_id,
+            order_id=order.id,
+            owner=order.partner_id,
+        )
+        raise _Rejected(
+            DeliveryOutcome.rejected(
+                status=403,
+                slug="foreign-order",
+                title="Order belongs to another partner",
+                detail=f"order {event.order_id} was not placed with {row.partner_id}",
+            )
+        )
+    current = OrderStatus(order.status)
+    target = event.moves_to
+    decision = None
+    if target is not None:
+        try:
+            decision = decide_transition(current, target)
+        except IllegalTransition as exc:
+            raise _Rejected(
+                DeliveryOutcome.rejected(
+                    status=409,
+                    slug="illegal-transition",
+                    title="Event does not fit the order's state",
+                    detail=f"{event.type} for order {order.id}: {exc}",
+                )
+            ) from exc
+    moves = decision is TransitionDecision.APPLY
+    inserted = await uow.orders.add_event(
+        OrderEventRow(
+            order_id=order.id,
+            event_id=event.event_id,
+            event_type=event.type.value,
+            occurred_at=event.occurred_at,
+            sequence=event.sequence,
+            source="webhook",
+            inbox_id=row.id,
+            data=event.data.model_dump(mode="json"),
+            moved_state=moves,
+            recorded_at=now,
+        )
+    )
+    if not inserted:
+        outcome, detail = Outcome.DUPLICATE_EVENT, "this event id was already recorded"
+    elif moves:
+        assert target is not None
+        order.status = target.value
+        order.status_occurred_at = event.occurred_at
+        order.status_sequence = event.sequence
+        if event.partner_reference and not order.partner_reference:
+            order.partner_reference = event.partner_reference
+        order.updated_at = now
+        outcome, detail = Outcome.APPLIED, f"order moved from {current} to {target}"
+    elif decision is None:
+        outcome, detail = Outcome.RECORDED, "recorded in the order's history"
+    else:
+        outcome, detail = Outcome.STALE, f"recorded; the order is already {current}"
+    _log.info(
+        "webhook.applied",
+        partner_id=row.partner_id,
+        order_id=order.id,
+        event_type=event.type.value,
+        effect=outcome.value,
+    )
+    return DeliveryOutcome.applied(
+        outcome,
+        event_id=event.event_id,
+        order_id=order.id,
+        order_status=order.status,
+        detail=detail,
+    )
+
+
+async def dead_letter(
+    uow: UnitOfWork, row: InboxRow, reason: str, detail: str, now: datetime
+) -> DeliveryOutcome:
+    """Keep the delivery as a dead letter with its reason; the partner gets a 202."""
+    letter = DeadLetterRow(
+        inbox_id=row.id,
+        partner_id=row.partner_id,
+        reason=reason,
+        detail=detail,
+        payload=row.body,
+        created_at=now,
+        replay_count=0,
+    )
+    uow.dead_letters.add(letter)
+    await uow.flush()
+    _log.warning("webhook.dead_lettered", partner_id=row.partner_id, reason=reason)
+    return DeliveryOutcome.dead_lettered(reason=reason, detail=detail, dead_letter_id=letter.id)
