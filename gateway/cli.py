@@ -16,6 +16,7 @@ from gateway.persistence.db import create_engine
 from gateway.persistence.migrate import current_revision, head_revision, upgrade
 from gateway.registry import RegistryError, load_registry, validate_directory
 from gateway.settings import Settings
+from gateway.webhooks.cli import events_app
 
 __all__ = ["app", "main"]
 
@@ -27,6 +28,7 @@ app.add_typer(partners_app, name="partners")
 partners_app.add_typer(credentials_app, name="credentials")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
+app.add_typer(events_app, name="events")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

@@ -138,3 +138,43 @@ class TestFreshStart:
         lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
         assert any(line["event"] == "gateway.started" for line in lines)
         assert any(line["event"] == "hot_state.in_process" for line in lines)
+
+
+class TestEventsReplay:
+    def test_replay_reports_what_still_fails_and_exits_non_zero(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import asyncio
+
+        from gateway.bootstrap import build_container
+        from gateway.persistence.migrate import upgrade
+        from gateway.settings import Settings
+
+        for key, value in _env(tmp_path).items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("PGW_DATABASE_URL", raising=False)
+        monkeypatch.delenv("PGW_REDIS_URL", raising=False)
+
+        async def dead_letter_one() -> None:
+            container = build_container(Settings())
+            await upgrade(container.engine)
+            intake_body = b'{"eventType": "CAR_TELEPORTED"}'
+            from gateway.webhooks.intake import WebhookIntake
+
+            async def no_secrets(_partner: str, _now: object) -> list[str]:
+                return []
+
+            intake = WebhookIntake(container, secrets=no_secrets)
+            stored = await intake.store(
+                partner_id="swiftrent", webhook_id="msg_cli", headers={}, body=intake_body
+            )
+            await intake.process(stored.row.id)
+            await container.aclose()
+
+        asyncio.run(dead_letter_one())
+        result = runner.invoke(app, ["events", "replay", "--partner", "swiftrent"])
+        assert result.exit_code == 1, result.output
+        assert "0 resolved, 1 still failing" in result.output
+        assert "CAR_TELEPORTED" in result.output or "failing   #" in result.output
+        bad = runner.invoke(app, ["events", "replay", "--since", "last tuesday"])
+        assert bad.exit_code == 2 and "ISO 8601" in bad.output
