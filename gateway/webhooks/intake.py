@@ -104,9 +104,8 @@ class WebhookIntake:
         """Apply a stored delivery once and return its answer (the recorded one if done)."""
         try:
             async with self._container.uow() as uow:
-                if await uow.inbox.claim(inbox_id):
-                    row = await uow.inbox.get(inbox_id)
-                    assert row is not None
+                row = await uow.inbox.claim(inbox_id)
+                if row is not None:
                     outcome = await apply_delivery(
                         uow, self._container.registry, row, self._clock()
                     )
@@ -131,14 +130,16 @@ class WebhookIntake:
 
     async def _dead_letter_after_error(self, inbox_id: int, replay: bool) -> Answer:
         async with self._container.uow() as uow:
-            if not await uow.inbox.claim(inbox_id):
-                row = await uow.inbox.get(inbox_id)
-                assert row is not None
+            row = await uow.inbox.claim(inbox_id)
+            if row is None:
+                done = await uow.inbox.get(inbox_id)
+                assert done is not None
                 return Answer(
-                    row.response_status or 202, row.response_body or _pending_body(), "replay", True
+                    done.response_status or 202,
+                    done.response_body or _pending_body(),
+                    "replay",
+                    True,
                 )
-            row = await uow.inbox.get(inbox_id)
-            assert row is not None
             outcome = await dead_letter(
                 uow, row, "apply_error", "the gateway failed to apply it", self._clock()
             )

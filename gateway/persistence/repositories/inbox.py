@@ -58,9 +58,20 @@ class InboxRepository:
             .returning(InboxRow.id)
         )
         new_id = (await self._session.execute(statement)).scalar_one_or_none()
+        if new_id is not None:
+            row = InboxRow(
+                id=new_id,
+                partner_id=partner_id,
+                webhook_id=webhook_id,
+                headers=headers,
+                body=body,
+                received_at=received_at,
+                status="received",
+            )
+            return StoredDelivery(row=row, created=True)
         existing = await self.by_webhook_id(partner_id, webhook_id)
-        assert existing is not None, "the delivery was just stored or already present"
-        return StoredDelivery(row=existing, created=new_id is not None)
+        assert existing is not None, "the conflicting delivery is committed and visible"
+        return StoredDelivery(row=existing, created=False)
 
     async def get(self, inbox_id: int) -> InboxRow | None:
         """The delivery with this id, or None."""
@@ -105,19 +116,21 @@ class InboxRepository:
             .values(status=status, processed_at=processed_at)
         )
 
-    async def claim(self, inbox_id: int) -> bool:
-        """Take a stored delivery for applying; False when it is already taken or done.
+    async def claim(self, inbox_id: int) -> InboxRow | None:
+        """Take a stored delivery for applying; None when it is already taken or done.
 
         The conditional UPDATE is the lock: on PostgreSQL a second claimer waits
         for the first transaction and then matches no row; on SQLite the write
         lock serialises them the same way. A crash rolls the claim back.
         """
-        result = await self._session.execute(
+        result = await self._session.scalars(
             update(InboxRow)
             .where(InboxRow.id == inbox_id, InboxRow.status == "received")
             .values(status="processing")
+            .returning(InboxRow),
+            execution_options={"synchronize_session": False},
         )
-        return bool(getattr(result, "rowcount", 0) == 1)
+        return result.one_or_none()
 
     async def unprocessed(self, *, received_before: datetime, limit: int) -> Sequence[int]:
         """Ids of deliveries stored but never applied (e.g. the process died in between)."""

@@ -241,7 +241,7 @@ class TestInbox:
 
         async def claim() -> bool:
             async with _uow(engine) as uow:
-                won = await uow.inbox.claim(stored.row.id)
+                won = await uow.inbox.claim(stored.row.id) is not None
                 await asyncio.sleep(0.05)  # hold the claim while the others try
                 await uow.commit()
                 return won
