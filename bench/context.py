@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench.figures import LoadResult, median_result
 from bench.loaders import LoadGenerator
+from bench.replay import RequestFile
 from bench.servers import Server, ServerSpec, running_server
 
 __all__ = ["Comparison", "Context", "RunSettings"]
@@ -71,12 +72,19 @@ class Context:
             yield server
         self.log(f"stopped {spec.name}")
 
-    def load(self, url: str, *, duration: float | None = None) -> LoadResult:
-        """One load run against `url` with the run's connections and duration."""
+    def load(
+        self, url: str, *, duration: float | None = None, requests: RequestFile | None = None
+    ) -> LoadResult:
+        """One load run against `url` with the run's connections and duration.
+
+        With `requests`, the pre-generated requests of that file are sent in order to
+        `url` (bench/replay.py) instead of GETs of `url`.
+        """
         return self.loadgen.run(
             url,
             connections=self.settings.connections,
             duration=self.settings.duration if duration is None else duration,
+            requests=requests,
         )
 
     def compare(self, baseline_url: str, subject_url: str) -> Comparison:

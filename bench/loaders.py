@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from bench.figures import LoadResult
+from bench.replay import RequestFile
 
 __all__ = ["LoadGenerator", "PythonLoadGenerator", "WrkLoadGenerator", "choose_load_generator"]
 
 _WRK_SCRIPT = Path(__file__).with_name("wrk_report.lua")
+_WRK_REPLAY_SCRIPT = Path(__file__).with_name("wrk_replay.lua")
+_WRK_THREADS = 1
 _APT_TIMEOUT_S = 300
 
 
@@ -27,8 +30,19 @@ class LoadGenerator(Protocol):
         """Name and version of the tool and how it is run, for the report."""
         ...
 
-    def run(self, url: str, *, connections: int, duration: float) -> LoadResult:
-        """Send load to `url` for `duration` seconds over `connections` connections."""
+    def run(
+        self,
+        url: str,
+        *,
+        connections: int,
+        duration: float,
+        requests: RequestFile | None = None,
+    ) -> LoadResult:
+        """Send load to `url` for `duration` seconds over `connections` connections.
+
+        Without `requests`, every request is a GET of `url`; with a request file, its
+        requests are sent in order to `url`'s host (bench/replay.py).
+        """
         ...
 
 
@@ -65,12 +79,22 @@ class WrkLoadGenerator:
             text += f", pinned to CPU {','.join(map(str, sorted(self.cpus or ())))}"
         return text
 
-    def run(self, url: str, *, connections: int, duration: float) -> LoadResult:
+    def run(
+        self,
+        url: str,
+        *,
+        connections: int,
+        duration: float,
+        requests: RequestFile | None = None,
+    ) -> LoadResult:
         """Run wrk for a whole number of seconds (at least 1)."""
         seconds = max(1, round(duration))
+        script = [str(_WRK_SCRIPT), url]
+        if requests is not None:
+            script = [str(_WRK_REPLAY_SCRIPT), url, "--", str(requests.path), str(_WRK_THREADS)]
         command = [
-            *_pinned(self.cpus), self.binary, "-t1", f"-c{connections}", f"-d{seconds}s",
-            "--timeout", "10s", "-s", str(_WRK_SCRIPT), url,
+            *_pinned(self.cpus), self.binary, f"-t{_WRK_THREADS}", f"-c{connections}",
+            f"-d{seconds}s", "--timeout", "10s", "-s", *script,
         ]  # fmt: skip
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=seconds + 30, check=False
@@ -97,12 +121,21 @@ class PythonLoadGenerator:
             text += f"; {self.reason}"
         return text
 
-    def run(self, url: str, *, connections: int, duration: float) -> LoadResult:
+    def run(
+        self,
+        url: str,
+        *,
+        connections: int,
+        duration: float,
+        requests: RequestFile | None = None,
+    ) -> LoadResult:
         """Run the Python generator and parse its JSON line."""
         command = [
             *_pinned(self.cpus), sys.executable, "-m", "bench.loadgen",
             "--url", url, "--connections", str(connections), "--duration", str(duration),
         ]  # fmt: skip
+        if requests is not None:
+            command += ["--requests", str(requests.path)]
         done = subprocess.run(
             command,
             capture_output=True,

@@ -34,6 +34,8 @@ def _num(value: float) -> str:
 
 
 def _verdict(figure: Figure) -> str:
+    if figure.reading:
+        return figure.reading
     cost = figure.cost_percent
     if math.isnan(cost):
         return "n/a"
