@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 import structlog
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.logs import get_logger
@@ -75,6 +76,11 @@ class RequestEnvelopeMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:
+            # The client went away mid-request (a load balancer timeout, a sender
+            # giving up): nothing to answer and nothing broken on our side.
+            status = 499
+            _log.info("http.client_disconnected", path=scope.get("path"))
         except Exception:
             # Answer first: the client's 500 must not depend on logging working.
             if not response_started:

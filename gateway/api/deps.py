@@ -11,7 +11,8 @@ from gateway.bootstrap import Container
 __all__ = ["ContainerDep", "problem_responses"]
 
 
-def _container(request: Request) -> Container:
+async def _container(request: Request) -> Container:
+    # async: a plain `def` dependency would run in the thread pool on every request.
     container: Container = request.app.state.container
     return container
 

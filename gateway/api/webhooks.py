@@ -37,7 +37,7 @@ EXAMPLE_DELIVERY: dict[str, Any] = {
 _JSON_TYPES = ("application/json",)
 
 
-def _intake(request: Request) -> WebhookIntake:
+async def _intake(request: Request) -> WebhookIntake:
     intake: WebhookIntake = request.app.state.webhook_intake
     return intake
 

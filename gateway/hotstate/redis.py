@@ -60,7 +60,9 @@ class RedisHotState:
 
     async def increment(self, key: Key, amount: int = 1) -> int:
         """INCRBY, with the TTL set only by the increment that created the counter."""
-        async with self._redis.pipeline(transaction=True) as pipe:
+        # One round trip without MULTI/EXEC: PEXPIRE NX only sets the TTL the first time,
+        # so the pair needs no transaction to be correct.
+        async with self._redis.pipeline(transaction=False) as pipe:
             pipe.incrby(key.name, amount)
             ttl = _ms(key)
             if ttl is not None:

@@ -78,7 +78,7 @@ async def introspect_token(
     except OAuth2Error as error:
         return error_response(error)
     try:
-        access = await container.tokens.verify(token)
+        access = await container.tokens.verify(token, fresh=True)
     except InvalidToken:
         return _INACTIVE
     if access.client_id != caller.client_id:

@@ -10,6 +10,8 @@ every process on its next request) and whether its client is still active
 from __future__ import annotations
 
 import secrets
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,11 +27,19 @@ from gateway.hotstate import HotState, Keyspace
 from gateway.oauth.keys import ALGORITHM, KeyStore, SigningKey
 from gateway.oauth.status import ClientStatus
 
-__all__ = ["LEEWAY_SECONDS", "AccessToken", "InvalidToken", "TokenService"]
+__all__ = [
+    "LEEWAY_SECONDS",
+    "REVOCATION_RECHECK_SECONDS",
+    "AccessToken",
+    "InvalidToken",
+    "TokenService",
+]
 
 LEEWAY_SECONDS = 30
 _TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _MAX_TOKEN_LENGTH = 4096
+_VERIFIED_CACHE_SIZE = 10_000
+REVOCATION_RECHECK_SECONDS = 0.5
 
 
 class InvalidToken(Exception):
@@ -73,6 +83,8 @@ class TokenService:
         self._keyspace = keyspace
         self.clock = clock
         self._registry = JWSRegistry(algorithms=[ALGORITHM])
+        # token -> (verified token, monotonic time its revocation was last read)
+        self._verified: OrderedDict[str, tuple[AccessToken, float | None]] = OrderedDict()
         self._claims = JWTClaimsRegistry(
             now=lambda: int(self.clock().timestamp()),
             leeway=LEEWAY_SECONDS,
@@ -135,14 +147,38 @@ class TokenService:
             raise InvalidToken("the access token is invalid or was not issued here") from exc
         return _access_token(claims)
 
-    async def verify(self, token: str) -> AccessToken:
-        """A usable token: valid, not revoked, its client still active; else `InvalidToken`."""
-        access = await self.decode(token)
-        revoked = await self._hot_state.get(self._keyspace.revoked_token(access.jti, 0))
-        if revoked is not None:
-            raise InvalidToken("the access token has been revoked")
+    async def verify(self, token: str, *, fresh: bool = False) -> AccessToken:
+        """A usable token: valid, not revoked, its client still active; else `InvalidToken`.
+
+        Partners reuse one token for many requests, so a verified token is kept
+        per process until it expires, and its revocation is re-read from the hot
+        state at most every `REVOCATION_RECHECK_SECONDS` (a revocation reaches
+        every process within that, well inside the promised second). `fresh`
+        skips both caches (introspection answers with the authoritative state).
+        """
+        cached = None if fresh else self._verified.get(token)
+        if cached is not None and cached[0].expires_at.timestamp() + LEEWAY_SECONDS < (
+            self.clock().timestamp()
+        ):
+            del self._verified[token]
+            cached = None
+        if cached is None:
+            access, checked_at = await self.decode(token), None
+        else:
+            access, checked_at = cached
+        now = time.monotonic()
+        if checked_at is None or now - checked_at >= REVOCATION_RECHECK_SECONDS:
+            revoked = await self._hot_state.get(self._keyspace.revoked_token(access.jti, 0))
+            if revoked is not None:
+                self._verified.pop(token, None)
+                raise InvalidToken("the access token has been revoked")
+            checked_at = now
         if not await self.client_status.is_active(access.client_id):
             raise InvalidToken("the client's credentials have been revoked")
+        self._verified[token] = (access, checked_at)
+        self._verified.move_to_end(token)
+        if len(self._verified) > _VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
         return access
 
     async def revoke(self, access: AccessToken) -> None:
@@ -150,6 +186,9 @@ class TokenService:
         remaining = (access.expires_at - self.clock()).total_seconds() + LEEWAY_SECONDS
         key = self._keyspace.revoked_token(access.jti, remaining)
         await self._hot_state.set(key, b"1")
+        for token, (cached, _) in list(self._verified.items()):
+            if cached.jti == access.jti:
+                del self._verified[token]
 
 
 def _access_token(claims: dict[str, Any]) -> AccessToken:

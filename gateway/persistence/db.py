@@ -31,7 +31,10 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip on every checkout. A connection broken by a
+        # database restart fails its statement, SQLAlchemy invalidates the whole pool,
+        # and the request answers 503; the next checkouts reconnect.
+        pool_pre_ping=False,
         pool_recycle=1800,
     )
 

@@ -18,7 +18,8 @@ from contracts import (
     decide_transition,
 )
 from gateway.logs import get_logger
-from gateway.persistence.tables import DeadLetterRow, InboxRow, OrderEventRow
+from gateway.persistence.repositories import Delivery
+from gateway.persistence.tables import DeadLetterRow, OrderEventRow
 from gateway.persistence.uow import UnitOfWork
 from gateway.problems import FieldError
 from gateway.registry import Registry
@@ -88,7 +89,7 @@ def parse_event(registry: Registry, partner_id: str, body: bytes) -> CanonicalEv
 async def apply_delivery(
     uow: UnitOfWork,
     registry: Registry,
-    row: InboxRow,
+    row: Delivery,
     now: datetime,
     *,
     existing_letter_id: int | None = None,
@@ -112,7 +113,7 @@ async def apply_delivery(
 
 
 async def _apply_event(
-    uow: UnitOfWork, row: InboxRow, event: CanonicalEvent, now: datetime
+    uow: UnitOfWork, row: Delivery, event: CanonicalEvent, now: datetime
 ) -> DeliveryOutcome:
     if event.partner_id != row.partner_id:
         _security.warning(
@@ -127,7 +128,7 @@ async def _apply_event(
                 f"this endpoint and token belong to {row.partner_id!r}",
             )
         )
-    order = await uow.orders.get(event.order_id, for_update=True)
+    order = await uow.orders.lock_for_event(event.order_id)
     if order is None:
         raise _DeadLetter("unknown_order", f"no order {event.order_id}")
     if order.partner_id != row.partner_id:
@@ -175,16 +176,20 @@ async def _apply_event(
             recorded_at=now,
         )
     )
+    final_status = order.status
     if not inserted:
         outcome, detail = Outcome.DUPLICATE_EVENT, "this event id was already recorded"
     elif moves:
         assert target is not None
-        order.status = target.value
-        order.status_occurred_at = event.occurred_at
-        order.status_sequence = event.sequence
-        if event.partner_reference and not order.partner_reference:
-            order.partner_reference = event.partner_reference
-        order.updated_at = now
+        await uow.orders.move_status(
+            order.id,
+            status=target.value,
+            occurred_at=event.occurred_at,
+            sequence=event.sequence,
+            partner_reference=event.partner_reference,
+            now=now,
+        )
+        final_status = target.value
         outcome, detail = Outcome.APPLIED, f"order moved from {current} to {target}"
     elif decision is None:
         outcome, detail = Outcome.RECORDED, "recorded in the order's history"
@@ -201,13 +206,13 @@ async def _apply_event(
         outcome,
         event_id=event.event_id,
         order_id=order.id,
-        order_status=order.status,
+        order_status=final_status,
         detail=detail,
     )
 
 
 async def dead_letter(
-    uow: UnitOfWork, row: InboxRow, reason: str, detail: str, now: datetime
+    uow: UnitOfWork, row: Delivery, reason: str, detail: str, now: datetime
 ) -> DeliveryOutcome:
     """Keep the delivery as a dead letter with its reason; the partner gets a 202."""
     letter = DeadLetterRow(

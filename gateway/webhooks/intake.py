@@ -113,7 +113,7 @@ class WebhookIntake:
                     await uow.commit()
                     self._count(row.partner_id, outcome)
                     return Answer(outcome.http_status, outcome.body, outcome.outcome, replay)
-                row = await uow.inbox.get(inbox_id)
+                done = await uow.inbox.get(inbox_id)
         except (SQLAlchemyError, OSError) as exc:
             # Stored but not applied: recovery will apply it, and a retry finds it.
             _log.error("webhook.apply_failed", inbox_id=inbox_id, error=type(exc).__name__)
@@ -123,10 +123,10 @@ class WebhookIntake:
             # retrying it forever or losing it; `pgw events replay` takes it once fixed.
             _log.exception("webhook.apply_error", inbox_id=inbox_id)
             return await self._dead_letter_after_error(inbox_id, replay)
-        assert row is not None
-        if row.response_status is None or row.response_body is None:
+        assert done is not None
+        if done.response_status is None or done.response_body is None:
             return Answer(202, _pending_body(), "pending", True)
-        return Answer(row.response_status, row.response_body, "replay", True)
+        return Answer(done.response_status, done.response_body, "replay", True)
 
     async def _dead_letter_after_error(self, inbox_id: int, replay: bool) -> Answer:
         async with self._container.uow() as uow:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from gateway.bootstrap import Container
 from gateway.logs import get_logger
+from gateway.persistence.repositories import Delivery
 from gateway.webhooks.apply import apply_delivery
 from gateway.webhooks.intake import utc_now
 from gateway.webhooks.outcomes import InboxStatus
@@ -49,8 +50,9 @@ async def replay_dead_letters(
                 continue
             row = await uow.inbox.get(letter.inbox_id)
             assert row is not None
+            delivery = Delivery(row.id, row.partner_id, row.webhook_id, row.body)
             outcome = await apply_delivery(
-                uow, container.registry, row, now, existing_letter_id=letter.id
+                uow, container.registry, delivery, now, existing_letter_id=letter.id
             )
             resolved = outcome.inbox_status is not InboxStatus.DEAD_LETTERED
             await uow.dead_letters.record_replay(letter.id, at=now, resolved=resolved)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
+from starlette.requests import Request
 
 
 class TestRequestId:
@@ -55,3 +57,41 @@ class TestUnhandledErrors:
         body = response.json()
         assert body["type"] == "/problems/internal-error" and body["request_id"] == "crash-1"
         assert "secret internals" not in response.text
+
+
+class TestClientDisconnect:
+    async def test_a_client_leaving_mid_body_is_logged_not_treated_as_a_crash(
+        self, app: FastAPI, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        async def reads_body(request: Request) -> dict[str, int]:
+            return {"size": len(await request.body())}
+
+        app.add_api_route("/_test/body", reads_body, methods=["POST"])
+        messages = [{"type": "http.disconnect"}]
+
+        async def receive() -> dict[str, object]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        sent: list[dict[str, object]] = []
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/_test/body",
+            "raw_path": b"/_test/body",
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 1),
+            "server": ("t", 80),
+            "root_path": "",
+        }
+        await app(scope, receive, send)
+        assert sent == []
+        metrics = app.state.container.metrics.render().decode()
+        assert 'route="/_test/body",status="499"' in metrics

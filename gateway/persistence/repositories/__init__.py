@@ -2,15 +2,17 @@
 
 from gateway.persistence.repositories.clients import ClientRepository
 from gateway.persistence.repositories.dead_letters import DeadLetterRepository
-from gateway.persistence.repositories.inbox import InboxRepository, StoredDelivery
-from gateway.persistence.repositories.orders import OrderRepository
+from gateway.persistence.repositories.inbox import Delivery, InboxRepository, StoredDelivery
+from gateway.persistence.repositories.orders import OrderRepository, OrderState
 from gateway.persistence.repositories.signing_keys import SigningKeyRepository
 
 __all__ = [
     "ClientRepository",
     "DeadLetterRepository",
+    "Delivery",
     "InboxRepository",
     "OrderRepository",
+    "OrderState",
     "SigningKeyRepository",
     "StoredDelivery",
 ]

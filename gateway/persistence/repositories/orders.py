@@ -3,15 +3,57 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.persistence.repositories._dialect import insert_for, is_postgresql
+from gateway.persistence.repositories._dialect import is_postgresql, prebuilt
 from gateway.persistence.tables import OrderEventRow, OrderRow
 
-__all__ = ["OrderRepository"]
+__all__ = ["OrderRepository", "OrderState"]
+
+_ORDERS = cast(Table, OrderRow.__table__)
+_EVENTS = cast(Table, OrderEventRow.__table__)
+_EVENT_COLUMNS = [c for c in _EVENTS.columns if c.key != "id"]
+
+_LOCK = select(
+    _ORDERS.c.id, _ORDERS.c.partner_id, _ORDERS.c.status, _ORDERS.c.partner_reference
+).where(_ORDERS.c.id == bindparam("order_id"))
+_LOCK_PG = _LOCK.with_for_update()
+
+_MOVE_STATUS = (
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("order_id"))
+    .values(
+        status=bindparam("status"),
+        status_occurred_at=bindparam("occurred_at"),
+        status_sequence=bindparam("sequence"),
+        partner_reference=func.coalesce(_ORDERS.c.partner_reference, bindparam("reference")),
+        updated_at=bindparam("now"),
+    )
+)
+
+_ADD_EVENT = prebuilt(
+    lambda insert: (
+        insert(_EVENTS)
+        .values({c.key: bindparam(c.key) for c in _EVENT_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["order_id", "event_id"])
+        .returning(_EVENTS.c.id)
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """What applying an event needs to know about its order."""
+
+    id: str
+    partner_id: str
+    status: str
+    partner_reference: str | None
 
 
 class OrderRepository:
@@ -19,6 +61,12 @@ class OrderRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def _core(self, statement: Any, params: dict[str, Any]) -> Any:
+        # Hot-path statements are Core: run them on the session's connection (same
+        # transaction), skipping the ORM execution layer they do not need.
+        connection = await self._session.connection()
+        return await connection.execute(statement, params)
 
     def add(self, order: OrderRow) -> None:
         """Stage a new order for insertion at commit."""
@@ -41,20 +89,41 @@ class OrderRepository:
             )
         ).one_or_none()
 
+    async def lock_for_event(self, order_id: str) -> OrderState | None:
+        """The order's owner and state, its row locked until commit (PostgreSQL)."""
+        statement = _LOCK_PG if is_postgresql(self._session) else _LOCK
+        row = (await self._core(statement, {"order_id": order_id})).one_or_none()
+        if row is None:
+            return None
+        return OrderState(row.id, row.partner_id, row.status, row.partner_reference)
+
+    async def move_status(
+        self,
+        order_id: str,
+        *,
+        status: str,
+        occurred_at: datetime,
+        sequence: int,
+        partner_reference: str | None,
+        now: datetime,
+    ) -> None:
+        """Set the order's status from an event (and the partner's reference if still unset)."""
+        await self._core(
+            _MOVE_STATUS,
+            {
+                "order_id": order_id,
+                "status": status,
+                "occurred_at": occurred_at,
+                "sequence": sequence,
+                "reference": partner_reference,
+                "now": now,
+            },
+        )
+
     async def add_event(self, event: OrderEventRow) -> bool:
         """Insert an event once; False when this event id is already recorded for the order."""
-        values = {
-            column.key: getattr(event, column.key)
-            for column in OrderEventRow.__table__.columns
-            if column.key != "id"
-        }
-        statement = (
-            insert_for(self._session, OrderEventRow)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["order_id", "event_id"])
-            .returning(OrderEventRow.id)
-        )
-        inserted = (await self._session.execute(statement)).scalar_one_or_none()
+        values = {column.key: getattr(event, column.key) for column in _EVENT_COLUMNS}
+        inserted = (await self._core(_ADD_EVENT(self._session), values)).scalar_one_or_none()
         return inserted is not None
 
     async def events(self, order_id: str) -> Sequence[OrderEventRow]:
