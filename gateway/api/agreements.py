@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
 from contracts import PartnerAgreement
-from gateway.api.deps import ContainerDep, problem_responses
+from gateway.api.deps import ContainerDep, ManagerDep, problem_responses
 from gateway.registry import conflicts
 
 __all__ = ["router"]
@@ -83,10 +83,11 @@ class AgreementCheck(BaseModel):
     "/validate",
     response_model=AgreementCheck,
     summary="Check a draft partner agreement",
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 401, 403, 422),
 )
 async def validate_agreement(
     container: ContainerDep,
+    _manager: ManagerDep,
     agreement: Annotated[
         PartnerAgreement,
         Body(

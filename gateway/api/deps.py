@@ -7,8 +7,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from gateway.bootstrap import Container
+from gateway.oauth.resource import Principal, require_scopes
 
-__all__ = ["ContainerDep", "problem_responses"]
+__all__ = ["MANAGER_SCOPES", "ContainerDep", "ManagerDep", "problem_responses"]
+
+# Partnership managers' tools hold at least one of these; any one reads the registry.
+MANAGER_SCOPES = ("scorecards:read", "settlements:read", "admin")
 
 
 async def _container(request: Request) -> Container:
@@ -18,10 +22,13 @@ async def _container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(_container)]
+ManagerDep = Annotated[Principal, Depends(require_scopes(*MANAGER_SCOPES, any_of=True))]
 
 
 _DESCRIPTIONS = {
     400: "Malformed request (problem document)",
+    401: "No, expired or revoked access token (problem document)",
+    403: "The token lacks a needed scope (problem document)",
     404: "Not found (problem document)",
     422: "Invalid fields, each listed in `errors` (problem document)",
     503: "A dependency is down; retry after `Retry-After` (problem document)",

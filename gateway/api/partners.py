@@ -15,7 +15,7 @@ from contracts import (
     PartnerTier,
     ServiceCategory,
 )
-from gateway.api.deps import ContainerDep, problem_responses
+from gateway.api.deps import ContainerDep, ManagerDep, problem_responses
 from gateway.problems import NotFound
 from gateway.registry import UnknownPartner
 
@@ -56,10 +56,11 @@ def _summary(agreement: PartnerAgreement) -> PartnerSummary:
     "",
     response_model=list[PartnerSummary],
     summary="List partners",
-    responses=problem_responses(422),
+    responses=problem_responses(401, 403, 422),
 )
 async def list_partners(
     container: ContainerDep,
+    _manager: ManagerDep,
     category: Annotated[
         ServiceCategory | None,
         Query(description="Only partners of this category.", examples=["rental"]),
@@ -74,10 +75,11 @@ async def list_partners(
     "/{partner_id}",
     response_model=PartnerAgreement,
     summary="One partner's agreement",
-    responses=problem_responses(404),
+    responses=problem_responses(401, 403, 404),
 )
 async def get_partner(
     container: ContainerDep,
+    _manager: ManagerDep,
     partner_id: Annotated[str, Path(description="Partner id.", examples=["swiftrent"])],
 ) -> PartnerAgreement:
     """The partner's whole agreement: SLA terms, commission plans, data sharing, exclusivity."""

@@ -81,8 +81,11 @@ def _bearer(authorization: str | None) -> str:
     return token
 
 
-def require_scopes(*scopes: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting a valid, unrevoked token that carries every one of `scopes`."""
+def require_scopes(*scopes: str, any_of: bool = False) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting a valid, unrevoked token carrying every one of `scopes`.
+
+    With `any_of=True` one of them is enough (e.g. any manager scope reads the registry).
+    """
     needed = check_scopes(scopes)
 
     # A default rather than `Annotated`: the scopes are local to this call, and FastAPI
@@ -108,11 +111,11 @@ def require_scopes(*scopes: str) -> Callable[..., Awaitable[Principal]]:
                 headers={"WWW-Authenticate": _challenge("invalid_token", reason)},
             ) from exc
         missing = [s for s in needed if s not in access.scopes]
-        if missing:
-            wanted = " ".join(missing)
+        if missing and (not any_of or len(missing) == len(needed)):
+            wanted = " or ".join(missing) if any_of else " ".join(missing)
             raise Forbidden(
                 f"The access token lacks the scope {wanted}; request a token with "
-                f"`scope={' '.join(needed)}` from a client granted it.",
+                f"`scope={missing[0] if any_of else ' '.join(needed)}` from a client granted it.",
                 slug="insufficient-scope",
                 title="Insufficient scope",
                 headers={

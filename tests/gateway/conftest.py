@@ -74,3 +74,12 @@ def access_token(client: httpx.AsyncClient) -> AccessToken:
         return value
 
     return token
+
+
+@pytest.fixture
+async def manager_headers(
+    app: FastAPI, issue_credentials: IssueCredentials, access_token: AccessToken
+) -> dict[str, str]:
+    """`Authorization` of a partnership manager's tool (scope `scorecards:read`)."""
+    creds = await issue_credentials(app, name="manager", scopes="scorecards:read")
+    return {"authorization": f"Bearer {await access_token(creds)}"}

@@ -24,10 +24,10 @@ class TestRequestId:
 
 class TestMetrics:
     async def test_requests_are_counted_by_route_template_and_partner(
-        self, client: httpx.AsyncClient
+        self, client: httpx.AsyncClient, manager_headers: dict[str, str]
     ) -> None:
-        await client.get("/v1/partners/swiftrent")
-        await client.get("/v1/partners/not-a-partner")
+        await client.get("/v1/partners/swiftrent", headers=manager_headers)
+        await client.get("/v1/partners/not-a-partner", headers=manager_headers)
         await client.get("/no/such/route")
         text = (await client.get("/metrics")).text
         assert (
