@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook
 
 from gateway.oauth.credentials import rotate_partner_credentials
-from gateway.persistence.tables import OrderRow
 from tests.gateway.conftest import AccessToken, IssueCredentials
+from tests.gateway.webhooks.conftest import order_row
 
 
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -66,24 +66,7 @@ async def _prepare_delivery(app: FastAPI, partner_id: str, body: dict[str, Any])
     now = datetime.now(UTC)
     async with container.uow() as uow:
         if await uow.orders.get(body["order_id"]) is None:
-            uow.orders.add(
-                OrderRow(
-                    id=body["order_id"],
-                    category="rental",
-                    operation="courtesy_car.book",
-                    partner_id=partner_id,
-                    partner_reference=None,
-                    customer_id=None,
-                    status="dispatched",
-                    status_occurred_at=now,
-                    status_sequence=0,
-                    request={},
-                    result=None,
-                    routing=None,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            uow.orders.add(order_row(body["order_id"], partner_id))
             await uow.commit()
     creds = await rotate_partner_credentials(container, partner_id)
     assert creds.webhook_secret is not None

@@ -110,32 +110,37 @@ def app_token(app: FastAPI, client: httpx.AsyncClient) -> Callable[[str], Awaita
 OrderFactory = Callable[..., Awaitable[str]]
 
 
+def order_row(
+    order_id: str, partner_id: str, *, status: str = "dispatched", category: str = "rental"
+) -> OrderRow:
+    """An order row as dispatch leaves it: placed with `partner_id`, in `status`."""
+    now = datetime.now(UTC)
+    return OrderRow(
+        id=order_id,
+        category=category,
+        operation="courtesy_car.book",
+        partner_id=partner_id,
+        partner_reference=None,
+        customer_id="cus_1",
+        status=status,
+        status_occurred_at=now,
+        status_sequence=0,
+        request={},
+        result=None,
+        routing=None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 @pytest.fixture
 def order(app: FastAPI) -> OrderFactory:
     """An order placed with a partner, in a given status."""
 
     async def make(partner_id: str, status: str = "dispatched", category: str = "rental") -> str:
-        now = datetime.now(UTC)
         order_id = new_order_id()
         async with app.state.container.uow() as uow:
-            uow.orders.add(
-                OrderRow(
-                    id=order_id,
-                    category=category,
-                    operation="courtesy_car.book",
-                    partner_id=partner_id,
-                    partner_reference=None,
-                    customer_id="cus_1",
-                    status=status,
-                    status_occurred_at=now,
-                    status_sequence=0,
-                    request={},
-                    result=None,
-                    routing=None,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            uow.orders.add(order_row(order_id, partner_id, status=status, category=category))
             await uow.commit()
         return order_id
 

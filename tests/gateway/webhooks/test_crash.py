@@ -28,9 +28,8 @@ from gateway.oauth.credentials import (
     create_partner_credentials,
     rotate_partner_credentials,
 )
-from gateway.persistence.tables import OrderRow
 from gateway.settings import Settings
-from tests.gateway.webhooks.conftest import event
+from tests.gateway.webhooks.conftest import event, order_row
 
 PARTNERS = Path(__file__).resolve().parents[3] / "partners"
 
@@ -95,26 +94,9 @@ class TestKilledBetweenStoreAndApply:
                 creds = await create_partner_credentials(container, "citycar")
             except CredentialsExist:
                 creds = await rotate_partner_credentials(container, "citycar")
-            order_id, now = new_order_id(), datetime.now(UTC)
+            order_id = new_order_id()
             async with container.uow() as uow:
-                uow.orders.add(
-                    OrderRow(
-                        id=order_id,
-                        category="rental",
-                        operation="courtesy_car.book",
-                        partner_id="citycar",
-                        partner_reference=None,
-                        customer_id=None,
-                        status="dispatched",
-                        status_occurred_at=now,
-                        status_sequence=0,
-                        request={},
-                        result=None,
-                        routing=None,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
+                uow.orders.add(order_row(order_id, "citycar"))
                 await uow.commit()
         finally:
             await container.aclose()

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.gateway.webhooks.conftest import OrderFactory, PartnerFactory, event
+from tests.gateway.webhooks.conftest import OrderFactory, PartnerFactory, event, order_row
 
 PROBLEM = "application/problem+json"
 SWIFTRENT_FIXTURES = Path(__file__).resolve().parents[3] / "adapters/swiftrent/fixtures/webhooks"
@@ -253,7 +253,6 @@ class TestApplication:
         self, app: FastAPI, partner: PartnerFactory
     ) -> None:
         from contracts import new_order_id
-        from gateway.persistence.tables import OrderRow
         from gateway.webhooks.replay import replay_dead_letters
 
         citycar = await partner("citycar")
@@ -268,26 +267,8 @@ class TestApplication:
         report = await replay_dead_letters(container, partner_id="citycar")
         assert body["dead_letter_id"] in [i for i, _ in report.still_failing]
 
-        now = datetime.now(UTC)
         async with container.uow() as uow:
-            uow.orders.add(
-                OrderRow(
-                    id=order_id,
-                    category="rental",
-                    operation="courtesy_car.book",
-                    partner_id="citycar",
-                    partner_reference=None,
-                    customer_id=None,
-                    status="dispatched",
-                    status_occurred_at=now,
-                    status_sequence=0,
-                    request={},
-                    result=None,
-                    routing=None,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            uow.orders.add(order_row(order_id, "citycar"))
             await uow.commit()
         report = await replay_dead_letters(container, partner_id="citycar")
         assert body["dead_letter_id"] in [i for i, _ in report.resolved]
