@@ -166,9 +166,10 @@ async def receive_event(
         )
     agreement = container.registry.get(partner_id)
     await _check_rate(container, partner_id, agreement.webhook.rate_limit_per_minute)
-    if _media_type(request) not in _JSON_TYPES and not _media_type(request).endswith("+json"):
+    media_type = _media_type(request)
+    if media_type not in _JSON_TYPES and not media_type.endswith("+json"):
         raise Problem(
-            f"Content-Type must be application/json, not {_media_type(request) or 'missing'}.",
+            f"Content-Type must be application/json, not {media_type or 'missing'}.",
             slug="unsupported-media-type",
             title="Unsupported media type",
             status=415,

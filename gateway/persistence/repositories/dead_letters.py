@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.persistence.repositories._dialect import is_postgresql
 from gateway.persistence.tables import DeadLetterRow
 
 __all__ = ["DeadLetterRepository"]
@@ -34,17 +33,16 @@ class DeadLetterRepository:
         partner_id: str | None = None,
         since: datetime | None = None,
         limit: int = 500,
-        lock: bool = False,
     ) -> Sequence[DeadLetterRow]:
-        """Unresolved letters, oldest first; `lock` claims them with SKIP LOCKED (PostgreSQL)."""
+        """Unresolved letters, oldest first."""
+        # No row locks: replaying a letter twice is harmless, since an order records
+        # each event id once.
         statement = select(DeadLetterRow).where(DeadLetterRow.resolved_at.is_(None))
         if partner_id is not None:
             statement = statement.where(DeadLetterRow.partner_id == partner_id)
         if since is not None:
             statement = statement.where(DeadLetterRow.created_at >= since)
         statement = statement.order_by(DeadLetterRow.created_at, DeadLetterRow.id).limit(limit)
-        if lock and is_postgresql(self._session):
-            statement = statement.with_for_update(skip_locked=True)
         return (await self._session.scalars(statement)).all()
 
     async def record_replay(self, letter_id: int, *, at: datetime, resolved: bool) -> None:
