@@ -1,9 +1,6 @@
 """PingSure v1 notifications: each recorded notification, and each way one can be malformed."""
 
-import copy
-import json
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,31 +9,12 @@ import adapters.pingsure
 from adapters import TranslationError
 from adapters.pingsure import PingSureWebhooks
 from contracts import CancelReason, CanonicalEvent, Coverage, EventType
+from tests.adapters.conftest import MISSING, fixtures_of, load, mutated
 
 _T = EventType
-_FIXTURES = Path(adapters.pingsure.__file__).parent / "fixtures" / "webhooks"
+_FIXTURES = fixtures_of(adapters.pingsure)
 _ORDER = "ord_01jqdsc4a0j4eqxp5r76bqcqzf"
 _PROPOSAL = "TDAA202544030000098765"
-_MISSING = object()
-
-
-def _load(name: str) -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads((_FIXTURES / f"{name}.json").read_text("utf-8"))
-    return payload
-
-
-def _mutated(name: str, path: str, value: object) -> dict[str, Any]:
-    """The fixture with the value at dotted ``path`` replaced, or removed for ``_MISSING``."""
-    payload = copy.deepcopy(_load(name))
-    *parents, last = path.split(".")
-    target = payload
-    for key in parents:
-        target = target[key]
-    if value is _MISSING:
-        del target[last]
-    else:
-        target[last] = value
-    return payload
 
 
 def _translate(payload: Any) -> CanonicalEvent:
@@ -110,7 +88,7 @@ class TestFixtures:
         event_id: str,
         occurred_at: str,
     ) -> None:
-        event = _translate(_load(name))
+        event = _translate(load(_FIXTURES, name))
         assert event.type is event_type
         assert event.partner_id == "pingsure"
         assert event.order_id == order_id
@@ -121,7 +99,7 @@ class TestFixtures:
         assert event.occurred_at.tzinfo is UTC
 
     def test_policy_issued_has_premium_in_fen_and_coverages(self) -> None:
-        assert _translate(_load("policy_issued")).data.model_dump() == {
+        assert _translate(load(_FIXTURES, "policy_issued")).data.model_dump() == {
             "policy_number": "PDAA202544030000012345",
             "premium": {"amount": 432100, "currency": "CNY"},
             "coverages": [
@@ -134,33 +112,33 @@ class TestFixtures:
         }
 
     def test_claim_reported_time_is_utc(self) -> None:
-        data = _translate(_load("claim_reported")).data.model_dump()
+        data = _translate(load(_FIXTURES, "claim_reported")).data.model_dump()
         assert data["claim_id"] == "CLM-2025-000777"
         assert data["reported_at"] == _at("2025-05-02T01:12:00+00:00")
         assert data["reported_at"].utcoffset() == timedelta(0)
 
     def test_claim_settled_amount_in_fen(self) -> None:
-        assert _translate(_load("claim_closed")).data.model_dump() == {
+        assert _translate(load(_FIXTURES, "claim_closed")).data.model_dump() == {
             "claim_id": "CLM-2025-000777",
             "settled_amount": {"amount": 850000, "currency": "CNY"},
         }
 
     def test_declined_names_the_underwriting_rule(self) -> None:
-        data = _translate(_load("underwriting_declined")).data.model_dump()
+        data = _translate(load(_FIXTURES, "underwriting_declined")).data.model_dump()
         assert data["reason_code"] == "underwriting_declined:UW-R12"
 
     def test_surrender_reason_maps_to_a_cancel_reason(self) -> None:
-        data = _translate(_load("policy_surrendered")).data.model_dump()
+        data = _translate(load(_FIXTURES, "policy_surrendered")).data.model_dump()
         assert data["reason"] == CancelReason.DUPLICATE
 
 
 class TestTolerance:
     def test_unknown_surrender_reason_still_cancels_as_other(self) -> None:
-        payload = _mutated("policy_surrendered", "policy.surrender_reason", 77)
+        payload = mutated(_FIXTURES, "policy_surrendered", "policy.surrender_reason", 77)
         assert _translate(payload).data.model_dump()["reason"] == CancelReason.OTHER
 
     def test_utc_designator_is_accepted(self) -> None:
-        payload = _mutated("claim_accepted", "status_time", "2025-05-02T02:05:00Z")
+        payload = mutated(_FIXTURES, "claim_accepted", "status_time", "2025-05-02T02:05:00Z")
         assert _translate(payload).occurred_at == _at("2025-05-02T10:05:00+08:00")
 
 
@@ -168,7 +146,7 @@ class TestMalformed:
     @pytest.mark.parametrize(
         ("fixture", "path", "value", "field", "reason"),
         [
-            ("claim_accepted", "channel_order_no", _MISSING, "channel_order_no", "missing"),
+            ("claim_accepted", "channel_order_no", MISSING, "channel_order_no", "missing"),
             ("claim_accepted", "channel_order_no", "ORD123", "channel_order_no", "pattern"),
             ("claim_accepted", "status", 250, "status", "unknown event kind 250"),
             ("policy_issued", "policy.premium_fen", "4321.00", "policy.premium_fen", "fen"),
@@ -182,13 +160,13 @@ class TestMalformed:
                 "status_time",
                 "date range",
             ),
-            ("claim_closed", "claim.paid_amount_fen", _MISSING, "claim.paid_amount_fen", "missing"),
+            ("claim_closed", "claim.paid_amount_fen", MISSING, "claim.paid_amount_fen", "missing"),
             ("policy_issued", "status_time", "2025-03-28 15:20:05", "status_time", "UTC offset"),
             ("policy_issued", "status_time", "28/03/2025", "status_time", "not an ISO 8601"),
             ("policy_issued", "status_time", 1743146405, "status_time", "ISO 8601"),
             ("claim_reported", "claim.report_time", "yesterday", "claim.report_time", "ISO 8601"),
-            ("policy_issued", "policy", _MISSING, "policy", "missing"),
-            ("claim_accepted", "claim", _MISSING, "claim", "missing"),
+            ("policy_issued", "policy", MISSING, "policy", "missing"),
+            ("claim_accepted", "claim", MISSING, "claim", "missing"),
             (
                 "policy_issued",
                 "policy.coverage_codes",
@@ -203,7 +181,7 @@ class TestMalformed:
         self, fixture: str, path: str, value: object, field: str, reason: str
     ) -> None:
         with pytest.raises(TranslationError) as caught:
-            _translate(_mutated(fixture, path, value))
+            _translate(mutated(_FIXTURES, fixture, path, value))
         assert caught.value.field == field
         assert reason in caught.value.reason
         assert str(caught.value).startswith(f"{field}: ")

@@ -1,9 +1,6 @@
 """VoltGrid OCPI-lite pushes: each recorded session push, and each way one can be malformed."""
 
-import copy
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,30 +9,11 @@ import adapters.voltgrid
 from adapters import TranslationError
 from adapters.voltgrid import VoltGridWebhooks
 from contracts import CanonicalEvent, EventType
+from tests.adapters.conftest import MISSING, fixtures_of, load, mutated
 
-_FIXTURES = Path(adapters.voltgrid.__file__).parent / "fixtures" / "webhooks"
+_FIXTURES = fixtures_of(adapters.voltgrid)
 _ORDER = "ord_01jp969rm0m4j1928jxf6qf2c9"
 _SESSION = "VG-SZ-20250314-88213"
-_MISSING = object()
-
-
-def _load(name: str) -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads((_FIXTURES / f"{name}.json").read_text("utf-8"))
-    return payload
-
-
-def _mutated(name: str, path: str, value: object) -> dict[str, Any]:
-    """The fixture with the value at dotted ``path`` replaced, or removed for ``_MISSING``."""
-    payload = copy.deepcopy(_load(name))
-    *parents, last = path.split(".")
-    target = payload
-    for key in parents:
-        target = target[key]
-    if value is _MISSING:
-        del target[last]
-    else:
-        target[last] = value
-    return payload
 
 
 def _translate(payload: Any) -> CanonicalEvent:
@@ -48,7 +26,7 @@ def _utc(text: str) -> datetime:
 
 class TestFixtures:
     def test_active_session_starts_the_charging_event(self) -> None:
-        event = _translate(_load("session_active"))
+        event = _translate(load(_FIXTURES, "session_active"))
         assert event.type is EventType.CHARGING_SESSION_STARTED
         assert event.partner_id == "voltgrid"
         assert event.order_id == _ORDER
@@ -64,7 +42,7 @@ class TestFixtures:
         }
 
     def test_completed_session_has_energy_in_wh_and_cost_incl_vat_in_fen(self) -> None:
-        event = _translate(_load("session_completed"))
+        event = _translate(load(_FIXTURES, "session_completed"))
         assert event.type is EventType.CHARGING_SESSION_COMPLETED
         assert event.order_id == _ORDER
         assert event.event_id == f"voltgrid:{_SESSION}:completed"
@@ -77,7 +55,7 @@ class TestFixtures:
         }
 
     def test_invalid_session_fails_the_order(self) -> None:
-        event = _translate(_load("session_invalid"))
+        event = _translate(load(_FIXTURES, "session_invalid"))
         assert event.type is EventType.ORDER_FAILED
         assert event.order_id == "ord_01jp9ngtj0ka3g3jetfdvm6zdn"
         assert event.partner_reference == "VG-SZ-20250314-90411"
@@ -87,17 +65,21 @@ class TestFixtures:
 
 class TestOcpiHabits:
     def test_repeated_active_pushes_are_one_event(self) -> None:
-        first = _translate(_load("session_active"))
-        later = _mutated("session_active", "session.kwh", 12.8)
+        first = _translate(load(_FIXTURES, "session_active"))
+        later = mutated(_FIXTURES, "session_active", "session.kwh", 12.8)
         later["session"]["last_updated"] = "2025-03-14T02:35:14Z"
         assert _translate(later).event_id == first.event_id
 
     def test_time_without_zone_designator_is_utc(self) -> None:
-        payload = _mutated("session_active", "session.start_date_time", "2025-03-14T02:05:12")
+        payload = mutated(
+            _FIXTURES, "session_active", "session.start_date_time", "2025-03-14T02:05:12"
+        )
         assert _translate(payload).occurred_at == _utc("2025-03-14T02:05:12+00:00")
 
     def test_time_with_offset_is_converted_to_utc(self) -> None:
-        payload = _mutated("session_active", "session.start_date_time", "2025-03-14T10:05:12+08:00")
+        payload = mutated(
+            _FIXTURES, "session_active", "session.start_date_time", "2025-03-14T10:05:12+08:00"
+        )
         occurred_at = _translate(payload).occurred_at
         assert occurred_at == _utc("2025-03-14T02:05:12+00:00")
         assert occurred_at.tzinfo is UTC
@@ -106,7 +88,7 @@ class TestOcpiHabits:
         ("kwh", "energy_wh"), [("42.35", 42350), (7, 7000), (42.3456, 42346), ("0.0004", 0)]
     )
     def test_kwh_as_number_or_string_rounds_to_whole_wh(self, kwh: object, energy_wh: int) -> None:
-        payload = _mutated("session_completed", "session.kwh", kwh)
+        payload = mutated(_FIXTURES, "session_completed", "session.kwh", kwh)
         assert _translate(payload).data.model_dump()["energy_wh"] == energy_wh
 
 
@@ -117,13 +99,13 @@ class TestMalformed:
             (
                 "session_completed",
                 "session.authorization_reference",
-                _MISSING,
+                MISSING,
                 "session.authorization_reference",
                 "missing",
             ),
             ("session_active", "object", "cdr", "object", "unknown event kind 'cdr'"),
             ("session_active", "session.status", "PENDING", "session.status", "unknown event"),
-            ("session_active", "session", _MISSING, "session", "missing"),
+            ("session_active", "session", MISSING, "session", "missing"),
             (
                 "session_completed",
                 "session.total_cost.incl_vat",
@@ -141,7 +123,7 @@ class TestMalformed:
             (
                 "session_completed",
                 "session.total_cost",
-                _MISSING,
+                MISSING,
                 "session.total_cost",
                 "COMPLETED",
             ),
@@ -166,7 +148,7 @@ class TestMalformed:
             (
                 "session_completed",
                 "session.end_date_time",
-                _MISSING,
+                MISSING,
                 "session.end_date_time",
                 "COMPLETED",
             ),
@@ -178,7 +160,7 @@ class TestMalformed:
         self, fixture: str, path: str, value: object, field: str, reason: str
     ) -> None:
         with pytest.raises(TranslationError) as caught:
-            _translate(_mutated(fixture, path, value))
+            _translate(mutated(_FIXTURES, fixture, path, value))
         assert caught.value.field == field
         assert reason in caught.value.reason
         assert str(caught.value).startswith(f"{field}: ")
