@@ -69,9 +69,19 @@ class PartnerRateLimited(PartnerCallError):
 
 
 class PartnerUnavailable(PartnerCallError):
-    """The partner could not answer (timeout, connection failure, server error)."""
+    """The partner could not answer (timeout, connection failure, server error).
+
+    ``sent`` is False when the request never reached the partner (connection
+    refused, DNS failure), so even a non-idempotent call may be sent again;
+    ``timed_out`` marks a read timeout, where the partner may have acted.
+    """
 
     retryable = True
+
+    def __init__(self, reason: str, *, sent: bool = True, timed_out: bool = False) -> None:
+        super().__init__(reason)
+        self.sent = sent
+        self.timed_out = timed_out
 
 
 class PartnerRejected(PartnerCallError):

@@ -123,6 +123,7 @@ from contracts.insurance import (
     InsuranceBindRequest,
     InsurancePolicy,
     InsuranceQuote,
+    InsuranceQuotes,
     InsuranceQuoteRequest,
 )
 from contracts.lifestyle import (
@@ -301,6 +302,7 @@ __all__ = [
     "InsurancePolicy",
     "InsurancePolicyIssued",
     "InsuranceQuote",
+    "InsuranceQuotes",
     "InsuranceQuoteRequest",
     "LifestyleBenefitRedeemed",
     "LifestyleMembershipLinked",

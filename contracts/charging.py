@@ -76,6 +76,8 @@ class ChargingStation(CanonicalModel):
     available: Annotated[int, Field(ge=0), public(FieldKind.QUANTITY)]
     price_per_kwh: Money
     distance_m: Annotated[int | None, Field(ge=0), public(FieldKind.QUANTITY)] = None
+    partner_id: Annotated[PartnerId | None, public(FieldKind.IDENTIFIER)] = None
+    """The operator's partner id, to start a session with; set by the gateway."""
 
 
 class StationList(CanonicalModel):

@@ -21,6 +21,7 @@ __all__ = [
     "InsurancePolicy",
     "InsuranceQuote",
     "InsuranceQuoteRequest",
+    "InsuranceQuotes",
 ]
 
 
@@ -75,6 +76,17 @@ class InsuranceQuote(CanonicalModel):
     premium: Money
     coverages: Coverages
     valid_until: Annotated[Timestamp, public(FieldKind.TIMESTAMP)]
+    partner_id: Annotated[PartnerId | None, public(FieldKind.IDENTIFIER)] = None
+    """The insurer's partner id, to bind this quote with; set by the gateway."""
+
+
+class InsuranceQuotes(CanonicalModel):
+    """Quotes from every insurer that answered in time, cheapest first."""
+
+    operation: Annotated[Literal[Operation.INSURANCE_QUOTE], public(FieldKind.CODE)] = (
+        Operation.INSURANCE_QUOTE
+    )
+    quotes: list[InsuranceQuote]
 
 
 class InsuranceBindRequest(ServiceRequestBase):

@@ -17,8 +17,8 @@ from contracts.charging import (
 from contracts.insurance import (
     InsuranceBindRequest,
     InsurancePolicy,
-    InsuranceQuote,
     InsuranceQuoteRequest,
+    InsuranceQuotes,
 )
 from contracts.lifestyle import (
     BenefitRedemption,
@@ -73,7 +73,7 @@ ServiceRequest: TypeAlias = Annotated[
 
 ServiceResult: TypeAlias = Annotated[
     Annotated[CourtesyCarBooking, Tag(Operation.COURTESY_CAR_BOOK.value)]
-    | Annotated[InsuranceQuote, Tag(Operation.INSURANCE_QUOTE.value)]
+    | Annotated[InsuranceQuotes, Tag(Operation.INSURANCE_QUOTE.value)]
     | Annotated[InsurancePolicy, Tag(Operation.INSURANCE_BIND.value)]
     | Annotated[StationList, Tag(Operation.CHARGING_SEARCH.value)]
     | Annotated[ChargingSession, Tag(Operation.CHARGING_START.value)]
@@ -103,7 +103,7 @@ REQUEST_MODELS: Final[MappingProxyType[Operation, type[BaseModel]]] = MappingPro
 RESULT_MODELS: Final[MappingProxyType[Operation, type[BaseModel]]] = MappingProxyType(
     {
         Operation.COURTESY_CAR_BOOK: CourtesyCarBooking,
-        Operation.INSURANCE_QUOTE: InsuranceQuote,
+        Operation.INSURANCE_QUOTE: InsuranceQuotes,
         Operation.INSURANCE_BIND: InsurancePolicy,
         Operation.CHARGING_SEARCH: StationList,
         Operation.CHARGING_START: ChargingSession,
