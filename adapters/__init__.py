@@ -11,12 +11,21 @@ from adapters.errors import (
     PartnerUnavailable,
     TranslationError,
 )
-from adapters.protocol import WebhookTranslator
-from adapters.registry import WEBHOOK_TRANSLATORS, UnknownDialect, translator_for
+from adapters.protocol import OutboundCall, PartnerAdapter, WebhookTranslator
+from adapters.registry import (
+    ADAPTERS,
+    WEBHOOK_TRANSLATORS,
+    UnknownDialect,
+    adapter_for,
+    translator_for,
+)
 
 __all__ = [
+    "ADAPTERS",
     "WEBHOOK_TRANSLATORS",
     "AdapterError",
+    "OutboundCall",
+    "PartnerAdapter",
     "PartnerAuthFailed",
     "PartnerCallError",
     "PartnerRateLimited",
@@ -25,5 +34,6 @@ __all__ = [
     "TranslationError",
     "UnknownDialect",
     "WebhookTranslator",
+    "adapter_for",
     "translator_for",
 ]

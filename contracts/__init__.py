@@ -196,6 +196,7 @@ from contracts.people import (
 from contracts.rental import (
     CourtesyCarBooking,
     CourtesyCarRequest,
+    RepairOrderNotice,
     VehicleClass,
 )
 from contracts.sensitivity import (
@@ -277,6 +278,7 @@ __all__ = [
     "Contact",
     "CourtesyCarBooking",
     "CourtesyCarRequest",
+    "RepairOrderNotice",
     "Coverage",
     "CurrencyMismatch",
     "Customer",

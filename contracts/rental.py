@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -14,7 +15,7 @@ from contracts.operations import Operation
 from contracts.people import Customer, Location, Vehicle
 from contracts.sensitivity import FieldKind, de_identified, public, sensitive
 
-__all__ = ["CourtesyCarBooking", "CourtesyCarRequest", "VehicleClass"]
+__all__ = ["CourtesyCarBooking", "CourtesyCarRequest", "RepairOrderNotice", "VehicleClass"]
 
 
 class VehicleClass(StrEnum):
@@ -68,3 +69,25 @@ class CourtesyCarBooking(CanonicalModel):
     daily_price: Money
     vehicle_class: Annotated[VehicleClass, public(FieldKind.CODE)]
     vehicle_model: Annotated[Text | None, public(FieldKind.VEHICLE_SPEC)] = None
+
+
+class RepairOrderNotice(CanonicalModel):
+    """The OEM service system's notice of a car checked in for repair at a dealer."""
+
+    repair_order_id: Annotated[RepairOrderId, de_identified(FieldKind.IDENTIFIER)]
+    customer: Customer
+    vehicle: Vehicle
+    dealer: Location
+    """Where the car is repaired, and where a courtesy car is delivered."""
+    estimated_duration: Annotated[timedelta, public(FieldKind.QUANTITY)]
+    """ISO 8601 duration of the repair, e.g. ``PT6H`` or ``P2D``."""
+    checked_in_at: Annotated[Timestamp, public(FieldKind.TIMESTAMP)]
+    vehicle_class: Annotated[VehicleClass, public(FieldKind.CODE)] = VehicleClass.COMPACT
+
+    @model_validator(mode="after")
+    def _positive_duration(self) -> RepairOrderNotice:
+        if self.estimated_duration <= timedelta(0):
+            raise ValueError("estimated_duration must be positive")
+        if self.estimated_duration > timedelta(days=60):
+            raise ValueError("estimated_duration must be at most 60 days")
+        return self

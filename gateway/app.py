@@ -9,10 +9,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gateway import __version__
-from gateway.api import agreements, health, partners, webhooks
+from gateway.api import agreements, health, orders, partners, webhooks
 from gateway.api.oauth import router as oauth_router
 from gateway.api.openapi import install_openapi
 from gateway.bootstrap import Container, build_container
+from gateway.dispatch.breaker import CircuitBreakers
+from gateway.dispatch.clients import PartnerClients
+from gateway.dispatch.idempotency import IdempotencyKeys
+from gateway.dispatch.resilience import ResilientCaller
+from gateway.dispatch.sandboxes import mount_sandboxes
+from gateway.dispatch.service import Dispatcher
 from gateway.logs import get_logger
 from gateway.middleware import RequestEnvelopeMiddleware
 from gateway.oauth.credentials import webhook_secrets
@@ -20,6 +26,10 @@ from gateway.persistence.migrate import current_revision, head_revision, upgrade
 from gateway.problems import install_problem_handlers
 from gateway.settings import Settings
 from gateway.webhooks.intake import WebhookIntake
+
+import httpx
+
+from adapters import ADAPTERS
 
 __all__ = ["create_app"]
 
@@ -86,6 +96,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         finally:
             recovery.cancel()
             await asyncio.gather(recovery, return_exceptions=True)
+            for sandbox in sandboxes.values():
+                await sandbox.aclose()
+            await partner_clients.aclose()
             await container.aclose()
 
     app = FastAPI(
@@ -96,6 +109,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         openapi_tags=[
             {"name": "operations", "description": "Health, readiness and metrics."},
             {"name": "partners", "description": "The partner registry and agreements."},
+            {"name": "orders", "description": "The OEM app: partner services and orders."},
         ],
     )
     app.state.container = container
@@ -105,6 +119,34 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         clock=container.clock,
     )
     app.state.webhook_intake = intake
+    # The sandboxes are reached, and post back, through this app itself (no network needed).
+    in_process = (
+        httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        if settings.sandbox_enabled
+        else None
+    )
+    partner_clients = PartnerClients.build(
+        container.registry,
+        settings,
+        hot_state=container.hot_state,
+        keys=container.keys,
+        sandbox_transport=in_process,
+    )
+    sandboxes = mount_sandboxes(app, container, in_process) if in_process is not None else {}
+    app.state.sandboxes = sandboxes
+    app.state.dispatcher = Dispatcher(
+        container,
+        partner_clients,
+        ResilientCaller(CircuitBreakers(container.hot_state, container.keys, container.metrics),
+                        container.metrics),
+        ADAPTERS,
+    )
+    app.state.idempotency = IdempotencyKeys(
+        container.hot_state,
+        container.keys,
+        ttl_seconds=settings.idempotency_ttl_hours * 3600,
+        lock_seconds=settings.dispatch_deadline_seconds + 30,
+    )
     install_problem_handlers(app)
     install_openapi(app)
     app.include_router(health.router)
@@ -112,6 +154,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(agreements.router)
     app.include_router(oauth_router)
     app.include_router(webhooks.router)
+    app.include_router(orders.router)
     app.add_middleware(
         RequestEnvelopeMiddleware,
         metrics=container.metrics,

@@ -74,6 +74,33 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.partner_calls = Counter(
+            "pgw_partner_calls",
+            "Calls to partner APIs, by partner, operation and outcome (ok, rejected, "
+            "unavailable, timed_out, rate_limited, auth_failed, circuit_open).",
+            ["partner", "operation", "outcome"],
+            registry=self.registry,
+        )
+        self.partner_call_latency = Histogram(
+            "pgw_partner_call_duration_seconds",
+            "Time of one call attempt to a partner API, by partner and operation.",
+            ["partner", "operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.circuit_transitions = Counter(
+            "pgw_circuit_transitions",
+            "Circuit breaker state changes seen by this process, by partner and new state.",
+            ["partner", "state"],
+            registry=self.registry,
+        )
+        self.failovers = Counter(
+            "pgw_dispatch_failovers",
+            "Service requests moved on from a partner to the next, by partner left and reason.",
+            ["partner", "reason"],
+            registry=self.registry,
+        )
+
     def observe_request(
         self, *, route: str, method: str, status: int, partner: str, seconds: float
     ) -> None:

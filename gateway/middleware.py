@@ -59,6 +59,9 @@ class RequestEnvelopeMiddleware:
             return
         request_id = _incoming_request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
+        # A request served inside another (a sandbox partner reached in-process) must
+        # hand the outer request its log context back when it is done.
+        outer = structlog.contextvars.get_contextvars()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
@@ -89,6 +92,8 @@ class RequestEnvelopeMiddleware:
             _log.exception("http.unhandled_error", path=scope.get("path"))
         finally:
             self._record(scope, status, time.perf_counter() - started)
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(**outer)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")

@@ -34,6 +34,7 @@ __all__ = [
     "ServiceUnavailable",
     "Unauthorized",
     "install_problem_handlers",
+    "problem_body",
     "problem_response",
     "problem_type",
 ]
@@ -129,6 +130,20 @@ class ServiceUnavailable(Problem):
     def __init__(self, detail: str, *, retry_after_seconds: int = 5, **kwargs: Any) -> None:
         headers = {"Retry-After": str(retry_after_seconds), **kwargs.pop("headers", {})}
         super().__init__(detail, headers=headers, **kwargs)
+
+
+def problem_body(problem: Problem) -> dict[str, Any]:
+    """The JSON document of a problem, without the per-request `instance` and `request_id`."""
+    body: dict[str, Any] = {
+        **problem.extensions,
+        "type": problem_type(problem.slug),
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+    }
+    if problem.errors:
+        body["errors"] = [e.model_dump() for e in problem.errors]
+    return body
 
 
 def problem_response(

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from adapters import WEBHOOK_TRANSLATORS
+from adapters import ADAPTERS, WEBHOOK_TRANSLATORS
 from contracts import CANONICAL_DIALECT, PartnerAgreement, ServiceCategory
 
 __all__ = [
@@ -160,8 +160,9 @@ def _load(directory: Path) -> tuple[list[PartnerAgreement], list[RegistryProblem
 def _dialect_problems(
     agreements: list[PartnerAgreement], files: Mapping[str, Path]
 ) -> list[RegistryProblem]:
-    # A webhook dialect nobody translates would dead-letter every delivery of the partner.
-    return [
+    # A webhook dialect nobody translates would dead-letter every delivery of the partner;
+    # an API dialect without an adapter could never be dispatched to.
+    problems = [
         RegistryProblem(
             str(files[a.id]),
             "webhook.dialect",
@@ -171,6 +172,16 @@ def _dialect_problems(
         for a in agreements
         if a.webhook.dialect != CANONICAL_DIALECT and a.webhook.dialect not in WEBHOOK_TRANSLATORS
     ]
+    problems.extend(
+        RegistryProblem(
+            str(files[a.id]),
+            "api.dialect",
+            f"no adapter speaks {a.api.dialect!r}; known: " + ", ".join(sorted(ADAPTERS)),
+        )
+        for a in agreements
+        if a.api.dialect not in ADAPTERS
+    )
+    return problems
 
 
 def _load_file(file: Path) -> tuple[PartnerAgreement | None, list[RegistryProblem]]:

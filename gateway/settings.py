@@ -80,6 +80,28 @@ class Settings(BaseSettings):
     readiness_timeout_seconds: float = Field(
         2.0, gt=0, le=30, description="Time budget of each `/readyz` dependency check."
     )
+    partner_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="JSON object of the partners' outbound secrets by the `secret_ref` their "
+        'agreements name, e.g. `{"swiftrent_client_secret": "..."}`.',
+    )
+    sandbox: bool | None = Field(
+        None,
+        description="Mount the sandbox partners under `/sandbox/{partner}` and use their "
+        "development secrets. Unset: on unless `PGW_ENVIRONMENT=production`.",
+    )
+    dispatch_deadline_seconds: float = Field(
+        20, gt=0, le=120, description="Time budget of one service request, retries and failover."
+    )
+    fan_out_deadline_seconds: float = Field(
+        3, gt=0, le=60, description="How long quotes and station searches wait for slow partners."
+    )
+    idempotency_ttl_hours: float = Field(
+        24, gt=0, le=168, description="How long an `Idempotency-Key` and its answer are kept."
+    )
+    courtesy_car_threshold_hours: float = Field(
+        4, gt=0, le=720, description="Repairs estimated longer than this get a courtesy car."
+    )
 
     @cached_property
     def effective_database_url(self) -> str:
@@ -92,6 +114,11 @@ class Settings(BaseSettings):
     def uses_embedded_database(self) -> bool:
         """True when running on the embedded SQLite default."""
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        """Whether the sandbox partners are mounted and their development secrets used."""
+        return self.sandbox if self.sandbox is not None else self.environment != "production"
 
     @property
     def uses_embedded_hot_state(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.meilife.outbound import MeiLifeApi
 from adapters.meilife.webhooks import MeiLifeWebhooks
 
-__all__ = ["MeiLifeWebhooks"]
+__all__ = ["MeiLifeApi", "MeiLifeWebhooks"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.pingsure.outbound import PingSureApi
 from adapters.pingsure.webhooks import PingSureWebhooks
 
-__all__ = ["PingSureWebhooks"]
+__all__ = ["PingSureApi", "PingSureWebhooks"]

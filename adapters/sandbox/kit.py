@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 import httpx
 import orjson
@@ -202,7 +202,10 @@ class Sandbox:
         """Check auth, record the call, inject faults; the parsed JSON body (or None)."""
         body = await request.body()
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        parsed: Any = orjson.loads(body) if body else None
+        try:
+            parsed: Any = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            parsed = body.decode("utf-8", "replace")
         self.received.append(
             {
                 "at": datetime.now(UTC).isoformat(),
@@ -286,8 +289,12 @@ class Sandbox:
             return self.config
 
         @app.put("/_config", tags=["sandbox"])
-        async def put_config(config: SandboxConfig) -> SandboxConfig:
-            """Replace the fault injection and webhook pacing."""
+        async def put_config(changes: dict[str, Any]) -> SandboxConfig:
+            """Change the fault injection and webhook pacing (fields not sent are kept)."""
+            try:
+                config = SandboxConfig.model_validate(self.config.model_dump() | changes)
+            except ValueError as exc:
+                raise SandboxFault(422, "INVALID_CONFIG", str(exc)) from exc
             self.config = config
             self._dice = random.Random(config.seed)
             return self.config
@@ -322,7 +329,8 @@ class Sandbox:
             @app.post("/oauth/token", tags=["sandbox"])
             async def token(request: Request) -> Response:
                 """The partner's own OAuth 2.0 token endpoint (client credentials)."""
-                form = dict((await request.form()).items())
+                # Parsed by hand: the form parser of the framework needs an extra package.
+                form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
                 client_id, client_secret = _client_of(request, form)
                 if form.get("grant_type") != "client_credentials":
                     return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.swiftrent.outbound import SwiftRentApi
 from adapters.swiftrent.webhooks import SwiftRentWebhooks
 
-__all__ = ["SwiftRentWebhooks"]
+__all__ = ["SwiftRentApi", "SwiftRentWebhooks"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.voltgrid.outbound import VoltGridApi
 from adapters.voltgrid.webhooks import VoltGridWebhooks
 
-__all__ = ["VoltGridWebhooks"]
+__all__ = ["VoltGridApi", "VoltGridWebhooks"]

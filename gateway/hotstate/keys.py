@@ -39,3 +39,27 @@ class Keyspace:
     def webhook_rate_window(self, partner_id: str, window_start: int) -> Key:
         """Deliveries counted in one partner's fixed one-minute window; 120 s."""
         return self._key(120, "webhooks", "rate", partner_id, str(window_start))
+
+    def idempotency_answer(self, client_id: str, key_digest: str, ttl_seconds: float) -> Key:
+        """A client's Idempotency-Key: the request's hash and the stored answer (24 h default)."""
+        return self._key(ttl_seconds, "idem", "answer", client_id, key_digest)
+
+    def idempotency_lock(self, client_id: str, key_digest: str, ttl_seconds: float) -> Key:
+        """Held while the first request with a key runs; expires after the dispatch deadline."""
+        return self._key(ttl_seconds, "idem", "lock", client_id, key_digest)
+
+    def breaker_failures(self, partner_id: str, window_start: int, window_seconds: float) -> Key:
+        """Failed calls to a partner in one fixed window of its breaker policy."""
+        return self._key(window_seconds * 2, "breaker", partner_id, "failures", str(window_start))
+
+    def breaker_state(self, partner_id: str, ttl_seconds: float) -> Key:
+        """A partner's tripped circuit, ``open:<until epoch s>``; absent while closed."""
+        return self._key(ttl_seconds, "breaker", partner_id, "state")
+
+    def breaker_probe(self, partner_id: str, ttl_seconds: float) -> Key:
+        """The one trial call allowed through a half-open circuit, across all processes."""
+        return self._key(ttl_seconds, "breaker", partner_id, "probe")
+
+    def partner_token(self, partner_id: str, ttl_seconds: float) -> Key:
+        """The access token the partner's OAuth server gave us, until shortly before it expires."""
+        return self._key(ttl_seconds, "partner", partner_id, "token")

@@ -74,13 +74,16 @@ class OrderRow(Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("partner_id", "partner_reference", name="uq_orders_partner_reference"),
+        UniqueConstraint("client_id", "idempotency_key", name="uq_orders_client_idempotency"),
         Index("ix_orders_partner_created", "partner_id", "created_at"),
+        Index("ix_orders_category_created", "category", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     category: Mapped[str] = mapped_column(String(16))
     operation: Mapped[str] = mapped_column(String(40))
-    partner_id: Mapped[str] = mapped_column(String(40))
+    # None while routing, and for fan-out requests (quotes, station searches) answered by several.
+    partner_id: Mapped[str | None] = mapped_column(String(40))
     partner_reference: Mapped[str | None] = mapped_column(String(128))
     customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(24))
@@ -93,6 +96,15 @@ class OrderRow(Base):
     routing: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    dispatched_at: Mapped[datetime | None]
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    # Who asked and under which Idempotency-Key: the durable twin of the hot-state record.
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    answer_status: Mapped[int | None] = mapped_column(Integer)
+    answer: Mapped[dict[str, Any] | None]
+    repair_order_id: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class OrderEventRow(Base):

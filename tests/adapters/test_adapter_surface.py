@@ -91,7 +91,7 @@ class TestLookup:
             translator_for("acme.v9")
         assert isinstance(caught.value, UnknownDialect)
         assert caught.value.dialect == "acme.v9"
-        assert str(caught.value).startswith("no webhook translator for dialect 'acme.v9'")
+        assert str(caught.value).startswith("no adapter for dialect 'acme.v9'")
         assert "swiftrent.v2" in str(caught.value)
 
     def test_unknown_dialect_is_not_a_translation_problem(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,9 @@ import orjson
 from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook
 
-from gateway.oauth.credentials import rotate_partner_credentials
+from contracts import EXAMPLE_REQUESTS, Operation
+from gateway.api.orders import EXAMPLE_ORDER_ID
+from gateway.oauth.credentials import IssuedCredentials, create_client, rotate_partner_credentials
 from tests.gateway.conftest import AccessToken, IssueCredentials
 from tests.gateway.webhooks.conftest import order_row
 
@@ -38,12 +41,14 @@ def _example_of(parameter_or_media: dict[str, Any]) -> Any:
 
 
 def _request_from_examples(
-    path: str, operation: dict[str, Any]
+    path: str, operation: dict[str, Any], headers: dict[str, str]
 ) -> tuple[str, dict[str, Any], Any, str | None]:
     query: dict[str, Any] = {}
     for parameter in operation.get("parameters", []):
         value = _example_of(parameter)
-        if parameter["in"] == "path":
+        if parameter["in"] == "header" and value is not None:
+            headers[parameter["name"]] = str(value)
+        elif parameter["in"] == "path":
             assert value is not None, f"path parameter {parameter['name']} has no example"
             path = path.replace("{" + parameter["name"] + "}", str(value))
         elif parameter["in"] == "query" and value is not None:
@@ -79,6 +84,32 @@ async def _prepare_delivery(app: FastAPI, partner_id: str, body: dict[str, Any])
     }
 
 
+async def _place_example_order(app: FastAPI, client: httpx.AsyncClient) -> str:
+    app.state.sandboxes["swiftrent"].config.webhooks = False
+    creds = await rotate_or_create_app_client(app)
+    token = (
+        await client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(creds.client_id, creds.client_secret),
+        )
+    ).json()["access_token"]
+    response = await client.post(
+        "/v1/service-requests",
+        json=EXAMPLE_REQUESTS[Operation.COURTESY_CAR_BOOK].model_dump(mode="json"),
+        headers={"authorization": f"Bearer {token}", "idempotency-key": uuid.uuid4().hex},
+    )
+    assert response.status_code == 201, response.text
+    order_id: str = response.json()["id"]
+    return order_id
+
+
+async def rotate_or_create_app_client(app: FastAPI) -> IssuedCredentials:
+    return await create_client(
+        app.state.container, f"examples-{uuid.uuid4().hex[:6]}", ["services:write"]
+    )
+
+
 class TestOpenApiExamples:
     async def test_document_is_served(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/openapi.json")
@@ -98,8 +129,11 @@ class TestOpenApiExamples:
         assert len(operations) >= 10
         admin = await issue_credentials(app, name="examples", scopes="admin")
         for method, path, operation in operations:
-            url, query, body, media_type = _request_from_examples(path, operation)
             headers: dict[str, str] = {}
+            url, query, body, media_type = _request_from_examples(path, operation, headers)
+            if "{order_id}" in path:
+                # Order ids are minted by the gateway: place the example order, use its id.
+                url = url.replace(EXAMPLE_ORDER_ID, await _place_example_order(app, client))
             auth = None
             for requirement in operation.get("security", []):
                 if "client_secret_basic" in requirement:

@@ -249,8 +249,8 @@ class TestProblems:
         assert len(load_registry(tmp_path)) == 8
 
 
-def test_a_webhook_dialect_without_adapter_is_reported(tmp_path: Path) -> None:
-    """Every delivery of such a partner would be dead-lettered: refuse the registry."""
+def test_dialects_without_adapter_are_reported(tmp_path: Path) -> None:
+    """Every delivery would be dead-lettered, every call impossible: refuse the registry."""
     source = (Path(__file__).resolve().parents[2] / "partners" / "swiftrent.yaml").read_text(
         encoding="utf-8"
     )
@@ -258,4 +258,7 @@ def test_a_webhook_dialect_without_adapter_is_reported(tmp_path: Path) -> None:
         source.replace("dialect: swiftrent.v2", "dialect: swiftrent.v9"), encoding="utf-8"
     )
     problems = validate_directory(tmp_path)
-    assert [(p.path, "swiftrent.v9" in p.reason) for p in problems] == [("webhook.dialect", True)]
+    assert [(p.path, "swiftrent.v9" in p.reason) for p in problems] == [
+        ("webhook.dialect", True),
+        ("api.dialect", True),
+    ]

@@ -135,6 +135,42 @@ class OrderRepository:
         )
         return result.all()
 
+    async def by_idempotency_key(self, client_id: str, key: str) -> OrderRow | None:
+        """The order a client placed under an Idempotency-Key."""
+        return (
+            await self._session.scalars(
+                select(OrderRow).where(
+                    OrderRow.client_id == client_id, OrderRow.idempotency_key == key
+                )
+            )
+        ).one_or_none()
+
+    async def by_repair_order(self, repair_order_id: str) -> OrderRow | None:
+        """The courtesy-car order placed for a repair order."""
+        return (
+            await self._session.scalars(
+                select(OrderRow).where(OrderRow.repair_order_id == repair_order_id)
+            )
+        ).one_or_none()
+
+    async def month_volume(
+        self, category: str, start: datetime, end: datetime
+    ) -> tuple[int, dict[str, int]]:
+        """Orders of a category created in [start, end): in all, and per partner."""
+        rows = (
+            await self._session.execute(
+                select(OrderRow.partner_id, func.count())
+                .where(
+                    OrderRow.category == category,
+                    OrderRow.created_at >= start,
+                    OrderRow.created_at < end,
+                )
+                .group_by(OrderRow.partner_id)
+            )
+        ).all()
+        by_partner = {partner: int(count) for partner, count in rows if partner is not None}
+        return sum(int(count) for _, count in rows), by_partner
+
     async def for_partner_between(
         self, partner_id: str, start: datetime, end: datetime
     ) -> Sequence[OrderRow]:

@@ -1,0 +1,1 @@
+"""Outbound dispatch: OEM app -> routing -> masking -> adapter -> partner, with resilience."""

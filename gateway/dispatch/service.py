@@ -1,0 +1,499 @@
+"""Dispatch: a canonical service request becomes an order served by a partner.
+
+One request, start to finish::
+
+    routing plan  ->  order stored (status requested, first partner)
+                  ->  for each candidate: breaker, masking choke point, adapter
+                      call under the resilience policy; on failure, the next
+                  ->  order updated (partner, reference, result, routing,
+                      status) together with the answer kept for replays
+
+The order is committed *before* the partner is called, with the partner that
+is about to be called, so a partner's webhook that overtakes our own answer
+finds its order. Quotes and station searches fan out to every eligible
+partner in parallel under ``PGW_FAN_OUT_DEADLINE_SECONDS``, and the answers
+that arrived in time are merged side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from adapters import PartnerAdapter, PartnerCallError, PartnerRejected, PartnerUnavailable
+from contracts import (
+    OPERATION_CATEGORY,
+    TERMINAL_STATUSES,
+    BenefitRedemption,
+    CancelReason,
+    ChargingSession,
+    ChargingStation,
+    CourtesyCarBooking,
+    InsurancePolicy,
+    InsuranceQuotes,
+    Operation,
+    OrderCancelled,
+    OrderStatus,
+    PartnerAgreement,
+    PointsExchange,
+    RoutingDecision,
+    ServiceRequest,
+    ServiceResult,
+    SkippedPartner,
+    SkipReason,
+    StationList,
+    TransitionDecision,
+    decide_transition,
+    new_event_id,
+    new_order_id,
+)
+from gateway.bootstrap import Container
+from gateway.dispatch.breaker import CircuitOpen
+from gateway.dispatch.clients import PartnerClients
+from gateway.dispatch.disclosure import outbound_call
+from gateway.dispatch.idempotency import Answer
+from gateway.dispatch.resilience import Deadline, ResilientCaller
+from gateway.dispatch.routing import MonthVolume, RoutePlan, plan_route
+from gateway.dispatch.views import OrderView
+from gateway.logs import get_logger
+from gateway.persistence.tables import OrderEventRow, OrderRow
+from gateway.problems import NotFound, Problem, problem_body
+
+__all__ = ["FAN_OUT_OPERATIONS", "Dispatcher", "Placement"]
+
+_log = get_logger("gateway.dispatch")
+_SHANGHAI: Final = ZoneInfo("Asia/Shanghai")
+
+FAN_OUT_OPERATIONS: Final = frozenset({Operation.INSURANCE_QUOTE, Operation.CHARGING_SEARCH})
+"""Operations asked of every eligible partner at once, answers merged."""
+
+# Where an order stands once its partner has answered the call.
+_ANSWERED_STATUS: Final = {
+    Operation.COURTESY_CAR_BOOK: OrderStatus.DISPATCHED,
+    Operation.INSURANCE_QUOTE: OrderStatus.COMPLETED,
+    Operation.INSURANCE_BIND: OrderStatus.COMPLETED,
+    Operation.CHARGING_SEARCH: OrderStatus.COMPLETED,
+    Operation.CHARGING_START: OrderStatus.ACCEPTED,
+    Operation.CHARGING_STOP: OrderStatus.COMPLETED,
+    Operation.LIFESTYLE_LINK: OrderStatus.COMPLETED,
+    Operation.LIFESTYLE_REDEEM: OrderStatus.COMPLETED,
+    Operation.LIFESTYLE_EXCHANGE_POINTS: OrderStatus.COMPLETED,
+}
+
+# Nothing to call off: the answer was the whole service.
+_NOT_CANCELLABLE: Final = frozenset(
+    {Operation.INSURANCE_QUOTE, Operation.CHARGING_SEARCH, Operation.CHARGING_STOP}
+)
+# A delivered courtesy car is returned (rental.completed), not cancelled.
+_TOO_LATE: Final = {
+    Operation.COURTESY_CAR_BOOK: frozenset({OrderStatus.DELIVERED, OrderStatus.COMPLETED}),
+}
+
+
+def _reference(result: ServiceResult) -> str | None:
+    """The partner's id of the order, where the result carries one per order."""
+    if isinstance(result, CourtesyCarBooking):
+        return result.partner_reference
+    if isinstance(result, InsurancePolicy):
+        return result.policy_number
+    if isinstance(result, ChargingSession) and result.operation is Operation.CHARGING_START:
+        return result.session_id
+    if isinstance(result, BenefitRedemption):
+        return result.redemption_id
+    if isinstance(result, PointsExchange):
+        return result.exchange_id
+    return None
+
+
+def _skip_of(agreement: PartnerAgreement, exc: Exception) -> SkippedPartner:
+    if isinstance(exc, CircuitOpen):
+        return SkippedPartner(
+            partner_id=agreement.id, reason=SkipReason.CIRCUIT_OPEN, detail=str(exc)
+        )
+    if isinstance(exc, PartnerUnavailable) and exc.timed_out:
+        return SkippedPartner(partner_id=agreement.id, reason=SkipReason.TIMED_OUT, detail=str(exc))
+    return SkippedPartner(
+        partner_id=agreement.id, reason=SkipReason.FAILED, detail=f"{type(exc).__name__}: {exc}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Who asked, and under which key: stored on the order."""
+
+    client_id: str
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    repair_order_id: str | None = None
+    resume_order_id: str | None = None
+
+
+def _routing_json(chosen: str | None, skipped: Sequence[SkippedPartner]) -> dict[str, Any]:
+    return RoutingDecision(chosen=chosen, skipped=tuple(skipped)).model_dump(mode="json")
+
+
+class Dispatcher:
+    """Places service requests with partners and cancels orders."""
+
+    def __init__(
+        self,
+        container: Container,
+        clients: PartnerClients,
+        caller: ResilientCaller,
+        adapters: Mapping[str, PartnerAdapter],
+    ) -> None:
+        self._c = container
+        self._clients = clients
+        self._caller = caller
+        self._adapters = adapters
+
+    # -- routing ------------------------------------------------------------------------
+
+    async def plan(self, request: ServiceRequest) -> RoutePlan:
+        """The partners to try for ``request`` today."""
+        category = OPERATION_CATEGORY[request.operation]
+        now = self._c.clock()
+        local = now.astimezone(_SHANGHAI)
+        agreements = [
+            a for a in self._c.registry.by_category(category) if a.api.dialect in self._adapters
+        ]
+        volume = MonthVolume()
+        if any(a.volume_cap_share is not None for a in agreements):
+            start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            end = (start + timedelta(days=32)).replace(day=1)
+            async with self._c.uow() as uow:
+                total, by_partner = await uow.orders.month_volume(
+                    category.value, start.astimezone(UTC), end.astimezone(UTC)
+                )
+            volume = MonthVolume(total=total, by_partner=by_partner)
+        return plan_route(
+            agreements,
+            category=category,
+            city=request.city,
+            today=local.date(),
+            pinned=request.partner_id,
+            volume=volume,
+        )
+
+    # -- placing ------------------------------------------------------------------------
+
+    async def place(self, request: ServiceRequest, placement: Placement) -> Answer:
+        """Route, call and record; the answer to give (201 order, or a problem)."""
+        plan = await self.plan(request)
+        if not plan.candidates:
+            raise _no_partner(request, plan)
+        fan_out = request.operation in FAN_OUT_OPERATIONS and request.partner_id is None
+        first = None if fan_out else plan.candidates[0].id
+        order_id = placement.resume_order_id or new_order_id()
+        now = self._c.clock()
+        if placement.resume_order_id is None:
+            async with self._c.uow() as uow:
+                uow.orders.add(
+                    OrderRow(
+                        id=order_id,
+                        category=OPERATION_CATEGORY[request.operation].value,
+                        operation=request.operation.value,
+                        partner_id=first,
+                        partner_reference=None,
+                        customer_id=_customer_id(request),
+                        status=OrderStatus.REQUESTED.value,
+                        status_sequence=0,
+                        request=request.model_dump(mode="json"),
+                        result=None,
+                        routing=_routing_json(None, plan.skipped),
+                        created_at=now,
+                        updated_at=now,
+                        client_id=placement.client_id,
+                        idempotency_key=placement.idempotency_key,
+                        request_hash=placement.request_hash,
+                        repair_order_id=placement.repair_order_id,
+                    )
+                )
+                await uow.commit()
+        if fan_out:
+            return await self._fan_out(order_id, request, plan)
+        return await self._one_by_one(order_id, request, plan)
+
+    async def _one_by_one(self, order_id: str, request: ServiceRequest, plan: RoutePlan) -> Answer:
+        deadline = Deadline.within(self._c.settings.dispatch_deadline_seconds)
+        skipped = list(plan.skipped)
+        pinned = request.partner_id is not None
+        for index, agreement in enumerate(plan.candidates):
+            if index > 0:
+                await self._reassign(order_id, agreement.id)
+            call = outbound_call(agreement, order_id, request)
+            try:
+                result = await self._caller.call(
+                    agreement,
+                    self._adapters[agreement.api.dialect],
+                    self._clients.get(agreement.id),
+                    call,
+                    deadline,
+                )
+            except (PartnerCallError, CircuitOpen) as exc:
+                skip = _skip_of(agreement, exc)
+                skipped.append(skip)
+                self._c.metrics.failovers.labels(agreement.id, skip.reason.value).inc()
+                _log.warning(
+                    "dispatch.partner_failed",
+                    order_id=order_id,
+                    partner_id=agreement.id,
+                    reason=skip.reason.value,
+                    detail=skip.detail,
+                )
+                if pinned or deadline.remaining() <= 0:
+                    break
+                continue
+            return await self._record_success(order_id, agreement.id, result, skipped)
+        return await self._record_failure(order_id, skipped)
+
+    async def _fan_out(self, order_id: str, request: ServiceRequest, plan: RoutePlan) -> Answer:
+        settings = self._c.settings
+        deadline = Deadline.within(
+            min(settings.fan_out_deadline_seconds, settings.dispatch_deadline_seconds)
+        )
+
+        async def ask(agreement: PartnerAgreement) -> ServiceResult:
+            return await self._caller.call(
+                agreement,
+                self._adapters[agreement.api.dialect],
+                self._clients.get(agreement.id),
+                outbound_call(agreement, order_id, request),
+                deadline,
+            )
+
+        outcomes = await asyncio.gather(*(ask(a) for a in plan.candidates), return_exceptions=True)
+        skipped = list(plan.skipped)
+        answered: list[tuple[PartnerAgreement, ServiceResult]] = []
+        for agreement, outcome in zip(plan.candidates, outcomes, strict=True):
+            if isinstance(outcome, PartnerCallError | CircuitOpen):
+                skipped.append(_skip_of(agreement, outcome))
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                answered.append((agreement, outcome))
+        if not answered:
+            return await self._record_failure(order_id, skipped)
+        merged = _merge(request, answered)
+        return await self._record_success(order_id, None, merged, skipped)
+
+    async def _reassign(self, order_id: str, partner_id: str) -> None:
+        async with self._c.uow() as uow:
+            row = await uow.orders.get(order_id, for_update=True)
+            assert row is not None
+            row.partner_id = partner_id
+            row.updated_at = self._c.clock()
+            await uow.commit()
+
+    async def _record_success(
+        self,
+        order_id: str,
+        partner_id: str | None,
+        result: ServiceResult,
+        skipped: Sequence[SkippedPartner],
+    ) -> Answer:
+        now = self._c.clock()
+        async with self._c.uow() as uow:
+            row = await uow.orders.get(order_id, for_update=True)
+            assert row is not None
+            target = _ANSWERED_STATUS[Operation(row.operation)]
+            current = OrderStatus(row.status)
+            # A webhook may have overtaken our answer; never move the order back.
+            if decide_transition_safe(current, target):
+                row.status = target.value
+            row.partner_id = partner_id
+            row.partner_reference = row.partner_reference or _reference(result)
+            row.result = result.model_dump(mode="json")
+            row.routing = _routing_json(partner_id, skipped)
+            row.dispatched_at = now
+            row.updated_at = now
+            answer = Answer(status=201, body=OrderView.of(row).model_dump(mode="json"))
+            row.answer_status, row.answer = answer.status, answer.body
+            await uow.commit()
+        _log.info("dispatch.placed", order_id=order_id, partner_id=partner_id, status=row.status)
+        return answer
+
+    async def _record_failure(self, order_id: str, skipped: Sequence[SkippedPartner]) -> Answer:
+        now = self._c.clock()
+        reasons = "; ".join(f"{s.partner_id}: {s.reason.value}" for s in skipped) or "none"
+        async with self._c.uow() as uow:
+            row = await uow.orders.get(order_id, for_update=True)
+            assert row is not None
+            if decide_transition_safe(OrderStatus(row.status), OrderStatus.FAILED):
+                row.status = OrderStatus.FAILED.value
+            row.failure_reason = f"no partner could take the order ({reasons})"
+            row.routing = _routing_json(None, skipped)
+            row.partner_id = None
+            row.updated_at = now
+            problem = Problem(
+                f"No partner could take order {order_id}: {reasons}. Nothing was booked; "
+                "send the request again with a new Idempotency-Key to retry.",
+                slug="partners-unavailable",
+                title="No partner could serve the request",
+                status=502,
+                extensions={
+                    "order_id": order_id,
+                    "skipped": [s.model_dump(mode="json") for s in skipped],
+                },
+            )
+            answer = Answer(status=502, body=problem_body(problem))
+            row.answer_status, row.answer = answer.status, answer.body
+            await uow.commit()
+        _log.warning("dispatch.failed", order_id=order_id, reasons=reasons)
+        return answer
+
+    # -- reading and cancelling ---------------------------------------------------------
+
+    async def get(self, order_id: str) -> OrderView:
+        """The order, or a 404 problem."""
+        async with self._c.uow() as uow:
+            row = await uow.orders.get(order_id)
+        if row is None:
+            raise NotFound(f"No order {order_id}.")
+        return OrderView.of(row)
+
+    async def cancel(self, order_id: str) -> OrderView:
+        """Ask the partner to cancel; the cancelled order, or a 409/503 problem."""
+        async with self._c.uow() as uow:
+            row = await uow.orders.get(order_id)
+        if row is None:
+            raise NotFound(f"No order {order_id}.")
+        operation, status = Operation(row.operation), OrderStatus(row.status)
+        if status is OrderStatus.CANCELLED:
+            return OrderView.of(row)
+        if operation in _NOT_CANCELLABLE:
+            raise _not_cancellable(order_id, f"a {operation.value} has nothing to cancel")
+        if status in TERMINAL_STATUSES or status in _TOO_LATE.get(operation, frozenset()):
+            raise _not_cancellable(order_id, f"the order is already {status.value}")
+        if row.partner_id is None or row.answer_status is None:
+            raise Problem(
+                f"Order {order_id} is still being placed with a partner; retry in a moment.",
+                slug="order-in-flight",
+                title="Order is still being placed",
+                status=409,
+                headers={"Retry-After": "1"},
+            )
+        agreement = self._c.registry.get(row.partner_id)
+        adapter = self._adapters[agreement.api.dialect]
+        http = self._clients.get(agreement.id)
+        reference = row.partner_reference
+        try:
+            await self._caller.run(
+                agreement,
+                "cancel",
+                lambda: adapter.cancel(http, order_id=order_id, partner_reference=reference),
+                safe=True,
+                deadline=Deadline.within(self._c.settings.dispatch_deadline_seconds),
+            )
+        except PartnerRejected as exc:
+            raise _not_cancellable(order_id, f"{agreement.id} refused: {exc.reason}") from exc
+        except (PartnerCallError, CircuitOpen) as exc:
+            raise Problem(
+                f"{agreement.id} could not be reached to cancel order {order_id} ({exc}); "
+                "the order stands. Retry later.",
+                slug="partner-unavailable",
+                title="Partner unavailable",
+                status=503,
+                headers={"Retry-After": "5"},
+            ) from exc
+        return await self._record_cancel(order_id)
+
+    async def _record_cancel(self, order_id: str) -> OrderView:
+        now = self._c.clock()
+        async with self._c.uow() as uow:
+            state = await uow.orders.lock_for_event(order_id)
+            assert state is not None
+            if decide_transition_safe(OrderStatus(state.status), OrderStatus.CANCELLED):
+                await uow.orders.add_event(
+                    OrderEventRow(
+                        order_id=order_id,
+                        event_id=new_event_id(),
+                        event_type="order.cancelled",
+                        occurred_at=now,
+                        sequence=0,
+                        source="gateway",
+                        inbox_id=None,
+                        data=OrderCancelled(reason=CancelReason.CUSTOMER_REQUEST).model_dump(
+                            mode="json"
+                        ),
+                        moved_state=True,
+                        recorded_at=now,
+                    )
+                )
+                await uow.orders.move_status(
+                    order_id,
+                    status=OrderStatus.CANCELLED.value,
+                    occurred_at=now,
+                    sequence=0,
+                    partner_reference=None,
+                    now=now,
+                )
+            await uow.commit()
+        _log.info("dispatch.cancelled", order_id=order_id)
+        return await self.get(order_id)
+
+
+def decide_transition_safe(current: OrderStatus, target: OrderStatus) -> bool:
+    """Whether the order may move to ``target`` now (False for stale or illegal moves)."""
+    try:
+        return decide_transition(current, target) is TransitionDecision.APPLY
+    except ValueError:
+        return False
+
+
+def _customer_id(request: ServiceRequest) -> str | None:
+    customer = getattr(request, "customer", None)
+    return None if customer is None else str(customer.customer_id)
+
+
+def _merge(
+    request: ServiceRequest, answered: Sequence[tuple[PartnerAgreement, ServiceResult]]
+) -> ServiceResult:
+    if request.operation is Operation.INSURANCE_QUOTE:
+        # Each insurer answers with its own quotes (one or several cover packages).
+        quotes = [
+            quote.model_copy(update={"partner_id": agreement.id})
+            for agreement, result in answered
+            if isinstance(result, InsuranceQuotes)
+            for quote in result.quotes
+        ]
+        quotes.sort(key=lambda q: (q.premium.amount, q.partner_id or ""))
+        return InsuranceQuotes(quotes=quotes)
+    stations: list[ChargingStation] = [
+        station.model_copy(update={"partner_id": agreement.id})
+        for agreement, result in answered
+        if isinstance(result, StationList)
+        for station in result.stations
+    ]
+    stations.sort(key=lambda s: (s.distance_m is None, s.distance_m or 0, s.station_id))
+    limit = getattr(request, "limit", len(stations))
+    return StationList(stations=stations[:limit])
+
+
+def _no_partner(request: ServiceRequest, plan: RoutePlan) -> Problem:
+    category = OPERATION_CATEGORY[request.operation].value
+    where = f" in {request.city}" if request.city else ""
+    reasons = "; ".join(f"{s.partner_id}: {s.detail or s.reason.value}" for s in plan.skipped)
+    field = "partner_id" if request.partner_id else "city"
+    return Problem(
+        f"No {category} partner can take this request{where}"
+        + (f" ({reasons})" if reasons else "")
+        + ".",
+        slug="no-eligible-partner",
+        title="No eligible partner",
+        status=422,
+        extensions={"skipped": [s.model_dump(mode="json") for s in plan.skipped], "field": field},
+    )
+
+
+def _not_cancellable(order_id: str, why: str) -> Problem:
+    return Problem(
+        f"Order {order_id} can no longer be cancelled: {why}.",
+        slug="order-not-cancellable",
+        title="Order cannot be cancelled",
+        status=409,
+    )
