@@ -110,4 +110,6 @@ def canonical(build: Callable[[], M], *, what: str) -> M:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or what
-        raise PartnerUnavailable(f"{what} does not fit the contract: {where}: {first['msg']}") from exc
+        raise PartnerUnavailable(
+            f"{what} does not fit the contract: {where}: {first['msg']}"
+        ) from exc

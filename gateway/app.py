@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
+from adapters import ADAPTERS
 from gateway import __version__
 from gateway.api import agreements, health, orders, partners, webhooks
 from gateway.api.oauth import router as oauth_router
@@ -26,10 +28,6 @@ from gateway.persistence.migrate import current_revision, head_revision, upgrade
 from gateway.problems import install_problem_handlers
 from gateway.settings import Settings
 from gateway.webhooks.intake import WebhookIntake
-
-import httpx
-
-from adapters import ADAPTERS
 
 __all__ = ["create_app"]
 
@@ -137,8 +135,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.state.dispatcher = Dispatcher(
         container,
         partner_clients,
-        ResilientCaller(CircuitBreakers(container.hot_state, container.keys, container.metrics),
-                        container.metrics),
+        ResilientCaller(
+            CircuitBreakers(container.hot_state, container.keys, container.metrics),
+            container.metrics,
+        ),
         ADAPTERS,
     )
     app.state.idempotency = IdempotencyKeys(

@@ -65,4 +65,6 @@ def create_sandbox(
     ref = getattr(auth, "secret_ref", None)
     if secret is None:
         secret = sandbox_secret(ref) if ref else ""
-    return Sandbox(agreement, sandbox_dialect(agreement.api.dialect), secret=secret, gateway=gateway)
+    return Sandbox(
+        agreement, sandbox_dialect(agreement.api.dialect), secret=secret, gateway=gateway
+    )

@@ -185,7 +185,7 @@ def _standing_quote(sandbox: Sandbox, quote_no: str) -> SandboxOrder | None:
     answer = {
         "quote_no": quote_no,
         "insurer_name": sandbox.agreement.name,
-        "total_premium_fen": sum(item["premium_fen"] for item in items),
+        "total_premium_fen": sum(_COVERS[c][1] for c in covers),
         "items": items,
     }
     far = datetime(2100, 1, 1, tzinfo=UTC)
@@ -350,7 +350,9 @@ class PingSureSandbox:
             known = sandbox.existing(Operation.INSURANCE_BIND, wanted.channel_order_no)
             if known is not None:
                 return dict(known.data["answer"])
-            quoted = sandbox.orders.get(wanted.quote_no) or _standing_quote(sandbox, wanted.quote_no)
+            quoted = sandbox.orders.get(wanted.quote_no) or _standing_quote(
+                sandbox, wanted.quote_no
+            )
             if quoted is None or quoted.operation is not Operation.INSURANCE_QUOTE:
                 raise SandboxFault(404, _NO_QUOTE, "报价单不存在")
             if quoted.data["expires_at"] < datetime.now(UTC):

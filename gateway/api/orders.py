@@ -58,9 +58,7 @@ _SERVICE_EXAMPLES = {
 }
 
 Writer = Annotated[Principal, Depends(require_scopes("services:write"))]
-Reader = Annotated[
-    Principal, Depends(require_scopes("orders:read", "services:write", any_of=True))
-]
+Reader = Annotated[Principal, Depends(require_scopes("orders:read", "services:write", any_of=True))]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -276,10 +274,14 @@ async def report_repair_order(
     dispatcher = _dispatcher(request)
     threshold = container.settings.courtesy_car_threshold_hours
 
-    def answer(status: int, outcome: str, view: OrderView | None) -> Answer:
+    def answer(
+        status: int,
+        outcome: Literal["requested", "already_requested", "not_needed"],
+        view: OrderView | None,
+    ) -> Answer:
         body = RepairOrderAnswer(
             repair_order_id=notice.repair_order_id,
-            courtesy_car=outcome,  # type: ignore[arg-type]
+            courtesy_car=outcome,
             threshold_hours=threshold,
             order=view,
         )

@@ -30,7 +30,9 @@ async def oem_headers(
 def post(client: httpx.AsyncClient, oem_headers: dict[str, str]) -> Post:
     """POST as the OEM app with a fresh Idempotency-Key (or the one given)."""
 
-    async def send(path: str, body: Any, *, key: str | None = None, **kwargs: Any) -> httpx.Response:
+    async def send(
+        path: str, body: Any, *, key: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = oem_headers | {"idempotency-key": key or str(uuid.uuid4())}
         return await client.post(path, json=body, headers=headers, **kwargs)
 

@@ -32,7 +32,7 @@ async def pair(redis_url: str, redis_prefix: str):  # type: ignore[no-untyped-de
 
 
 async def test_opens_after_threshold_and_is_seen_by_another_process(pair) -> None:  # type: ignore[no-untyped-def]
-    (first, second), clock = pair
+    (first, second), _clock = pair
     for _ in range(POLICY.failure_threshold):
         admission = await first.admit("swiftrent", POLICY)
         await first.record_failure(admission, POLICY)

@@ -38,7 +38,9 @@ async def test_token_is_fetched_once_shared_and_refreshed_on_401(
 
         def api(request: httpx.Request) -> httpx.Response:
             seen.append(request.headers["authorization"])
-            return httpx.Response(401 if request.headers["authorization"] == "Bearer tok-1" and len(seen) > 2 else 200)
+            return httpx.Response(
+                401 if request.headers["authorization"] == "Bearer tok-1" and len(seen) > 2 else 200
+            )
 
         mock.get("https://api.partner.example/ping").mock(side_effect=api)
         for auth in auths:  # two gateway processes

@@ -63,7 +63,9 @@ async def test_long_repair_gets_a_courtesy_car_delivered_and_completed(
 
 
 async def test_short_repair_needs_no_car(app: FastAPI, post: Post) -> None:
-    response = await post(REPAIRS, _notice(repair_order_id="RO-E2E-0002", estimated_duration="PT3H"))
+    response = await post(
+        REPAIRS, _notice(repair_order_id="RO-E2E-0002", estimated_duration="PT3H")
+    )
     assert response.status_code == 200
     assert response.json() == {
         "repair_order_id": "RO-E2E-0002",

@@ -91,12 +91,18 @@ def caller() -> ResilientCaller:
 
 
 def _call(agreement: PartnerAgreement) -> OutboundCall:
-    return outbound_call(agreement, "ord_01jq3v8y0a1b2c3d4e5f6g7h8j", EXAMPLE_REQUESTS[Operation.COURTESY_CAR_BOOK])
+    return outbound_call(
+        agreement, "ord_01jq3v8y0a1b2c3d4e5f6g7h8j", EXAMPLE_REQUESTS[Operation.COURTESY_CAR_BOOK]
+    )
 
 
-async def _run(caller: ResilientCaller, agreement: PartnerAgreement, adapter: Scripted, seconds: float = 5) -> ServiceResult:
+async def _run(
+    caller: ResilientCaller, agreement: PartnerAgreement, adapter: Scripted, seconds: float = 5
+) -> ServiceResult:
     async with httpx.AsyncClient() as http:
-        return await caller.call(agreement, adapter, http, _call(agreement), Deadline.within(seconds))
+        return await caller.call(
+            agreement, adapter, http, _call(agreement), Deadline.within(seconds)
+        )
 
 
 async def test_retries_a_safe_call_until_it_succeeds(caller, swiftrent) -> None:  # type: ignore[no-untyped-def]
@@ -125,7 +131,9 @@ async def test_repeats_an_unsafe_call_that_never_left(caller, swiftrent) -> None
     assert adapter.calls == 2
 
 
-@pytest.mark.parametrize("error", [PartnerRejected("no cars", code="sr4001"), PartnerCallError("auth")])
+@pytest.mark.parametrize(
+    "error", [PartnerRejected("no cars", code="sr4001"), PartnerCallError("auth")]
+)
 async def test_never_retries_a_refusal(caller, swiftrent, error: Exception) -> None:  # type: ignore[no-untyped-def]
     adapter = Scripted([error, None], safe=True)
     with pytest.raises(type(error)):

@@ -51,10 +51,14 @@ def test_city_coverage(rental: list[PartnerAgreement]) -> None:
 def test_suspended_and_expired_are_skipped(rental: list[PartnerAgreement]) -> None:
     swift, city = sorted(rental, key=lambda a: a.id != "swiftrent")
     suspended = _with(swift, status="suspended")
-    plan = plan_route([suspended, city], category=ServiceCategory.RENTAL, city="Shenzhen", today=TODAY)
+    plan = plan_route(
+        [suspended, city], category=ServiceCategory.RENTAL, city="Shenzhen", today=TODAY
+    )
     assert _ids(plan) == ["citycar"]
     assert _reasons(plan) == {"swiftrent": SkipReason.SUSPENDED}
-    later = plan_route(rental, category=ServiceCategory.RENTAL, city="Shenzhen", today=date(2028, 6, 1))
+    later = plan_route(
+        rental, category=ServiceCategory.RENTAL, city="Shenzhen", today=date(2028, 6, 1)
+    )
     assert _reasons(later) == {"swiftrent": SkipReason.OUTSIDE_VALIDITY}
 
 
@@ -113,7 +117,9 @@ def test_the_cap_binds_only_bronze(rental: list[PartnerAgreement]) -> None:
 def test_exclusivity_leaves_only_the_exclusive_partner(rental: list[PartnerAgreement]) -> None:
     swift, city = sorted(rental, key=lambda a: a.id != "swiftrent")
     exclusive = _with(city, exclusivity={"serves_competitors": True, "exclusive_in_category": True})
-    plan = plan_route([swift, exclusive], category=ServiceCategory.RENTAL, city="Shenzhen", today=TODAY)
+    plan = plan_route(
+        [swift, exclusive], category=ServiceCategory.RENTAL, city="Shenzhen", today=TODAY
+    )
     assert _ids(plan) == ["citycar"]
     assert _reasons(plan) == {"swiftrent": SkipReason.EXCLUSIVITY}
     # Where the exclusive partner does not serve, the others still do.

@@ -23,7 +23,9 @@ def _bookings(app: FastAPI, partner_id: str) -> list[dict[str, object]]:
     return [r for r in app.state.sandboxes[partner_id].received if r["method"] == "POST"]
 
 
-async def test_courtesy_car_goes_to_the_gold_partner(app: FastAPI, post: Post, client: httpx.AsyncClient, oem_headers: dict[str, str]) -> None:
+async def test_courtesy_car_goes_to_the_gold_partner(
+    app: FastAPI, post: Post, client: httpx.AsyncClient, oem_headers: dict[str, str]
+) -> None:
     await configure(app, "swiftrent", webhooks=False)
     response = await post(SERVICE, example(Operation.COURTESY_CAR_BOOK))
     assert response.status_code == 201, response.text
@@ -35,11 +37,17 @@ async def test_courtesy_car_goes_to_the_gold_partner(app: FastAPI, post: Post, c
     received = _bookings(app, "swiftrent")
     assert len(received) == 1 and order["id"] in str(received[0]["body"])
     read = await client.get(f"/v1/orders/{order['id']}", headers=oem_headers)
-    assert read.status_code == 200 and read.json()["partner_reference"] == order["partner_reference"]
+    assert (
+        read.status_code == 200 and read.json()["partner_reference"] == order["partner_reference"]
+    )
 
 
-async def test_idempotency_key_is_required(client: httpx.AsyncClient, oem_headers: dict[str, str]) -> None:
-    response = await client.post(SERVICE, json=example(Operation.COURTESY_CAR_BOOK), headers=oem_headers)
+async def test_idempotency_key_is_required(
+    client: httpx.AsyncClient, oem_headers: dict[str, str]
+) -> None:
+    response = await client.post(
+        SERVICE, json=example(Operation.COURTESY_CAR_BOOK), headers=oem_headers
+    )
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"] == "/problems/idempotency-key-missing"
@@ -97,7 +105,9 @@ async def test_failover_to_the_next_partner(app: FastAPI, post: Post) -> None:
     assert len(_bookings(app, "citycar")) == 1
 
 
-async def test_no_partner_left_is_a_502_with_the_reasons(app: FastAPI, post: Post, client: httpx.AsyncClient, oem_headers: dict[str, str]) -> None:
+async def test_no_partner_left_is_a_502_with_the_reasons(
+    app: FastAPI, post: Post, client: httpx.AsyncClient, oem_headers: dict[str, str]
+) -> None:
     await configure(app, "swiftrent", reject_rate=1.0, webhooks=False)
     await configure(app, "citycar", reject_rate=1.0, webhooks=False)
     response = await post(SERVICE, example(Operation.COURTESY_CAR_BOOK))
@@ -142,7 +152,9 @@ async def quick_fan_out(settings: Settings) -> AsyncIterator[tuple[FastAPI, http
 
 
 async def test_quotes_fan_out_and_a_slow_insurer_does_not_hold_the_others(
-    quick_fan_out: tuple[FastAPI, httpx.AsyncClient], issue_credentials, access_token  # type: ignore[no-untyped-def]
+    quick_fan_out: tuple[FastAPI, httpx.AsyncClient],
+    issue_credentials,
+    access_token,  # type: ignore[no-untyped-def]
 ) -> None:
     app, http = quick_fan_out
     creds = await issue_credentials(app, name="oem-app", scopes="services:write")
@@ -194,7 +206,9 @@ async def test_station_search_merges_both_networks(app: FastAPI, post: Post) -> 
         Operation.LIFESTYLE_EXCHANGE_POINTS,
     ],
 )
-async def test_every_pinned_operation_reaches_its_partner(app: FastAPI, post: Post, operation: Operation) -> None:
+async def test_every_pinned_operation_reaches_its_partner(
+    app: FastAPI, post: Post, operation: Operation
+) -> None:
     body = example(operation)
     response = await post(SERVICE, body)
     assert response.status_code == 201, response.text
@@ -204,7 +218,11 @@ async def test_every_pinned_operation_reaches_its_partner(app: FastAPI, post: Po
 
 
 async def test_second_instance_sees_the_open_circuit(
-    app: FastAPI, post: Post, settings: Settings, issue_credentials, access_token  # type: ignore[no-untyped-def]
+    app: FastAPI,
+    post: Post,
+    settings: Settings,
+    issue_credentials,
+    access_token,  # type: ignore[no-untyped-def]
 ) -> None:
     await configure(app, "swiftrent", error_rate=1.0, webhooks=False)
     await configure(app, "citycar", webhooks=False)
@@ -225,6 +243,10 @@ async def test_second_instance_sees_the_open_circuit(
             )
             # citycar may take it or be over its bronze cap by now; swiftrent is never called.
             answer = response.json()
-            skipped = answer["routing"]["skipped"] if response.status_code == 201 else answer["skipped"]
-            assert ("swiftrent", "circuit_open") in [(s["partner_id"], s["reason"]) for s in skipped]
+            skipped = (
+                answer["routing"]["skipped"] if response.status_code == 201 else answer["skipped"]
+            )
+            assert ("swiftrent", "circuit_open") in [
+                (s["partner_id"], s["reason"]) for s in skipped
+            ]
             assert _bookings(other, "swiftrent") == []
