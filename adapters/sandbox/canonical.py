@@ -15,7 +15,8 @@ accepted, dispatched and delivered by itself (``rental.completed`` and any
 other event type are sent with ``POST /_orders/{ref}/emit/{event type}``), a
 policy is issued, a charging session starts and completes, a lifestyle order
 is confirmed. Charging sessions run on a compressed clock: every real second
-counts as a minute at 60 kW.
+counts as a minute at 60 kW. The published examples work as they stand: an
+insurance sandbox holds the example's quote, a charging one its session.
 """
 
 from __future__ import annotations
@@ -68,9 +69,16 @@ from contracts import (
     new_event_id,
 )
 
-__all__ = ["DIALECT", "CanonicalSandbox"]
+__all__ = ["DIALECT", "STANDING_QUOTE_ID", "STANDING_SESSION_ID", "CanonicalSandbox"]
+
+STANDING_QUOTE_ID: Final = "PQ-2030-88412"
+"""A quote an insurance sandbox always holds, so the published bind example works as it stands."""
+
+STANDING_SESSION_ID: Final = "cs-88213"
+"""A session a charging sandbox always holds, so the published stop example works as it stands."""
 
 _CST: Final = timezone(timedelta(hours=8), "CST")
+_STANDING_ORDER_ID: Final = "ord_" + "0" * 26
 _CNY: Final = "CNY"
 _PROBLEM_JSON: Final = {"Content-Type": "application/problem+json"}
 _Op = Operation
@@ -117,6 +125,12 @@ _PREMIUM_FEN: Final = MappingProxyType(
     }
 )
 _QUOTE_VALIDITY: Final = timedelta(hours=72)
+_STANDING_COVERAGES: Final = (
+    Coverage.COMPULSORY_TRAFFIC,
+    Coverage.THIRD_PARTY_LIABILITY,
+    Coverage.VEHICLE_DAMAGE,
+    Coverage.EV_BATTERY,
+)
 
 # -- charging -----------------------------------------------------------------------------
 
@@ -314,10 +328,34 @@ def _year_after(start: date) -> date:
     return anniversary - timedelta(days=1)
 
 
+def _standing_quote(sandbox: Sandbox, quote_id: str) -> SandboxOrder | None:
+    if quote_id != STANDING_QUOTE_ID:
+        return None
+    quote = InsuranceQuote(
+        quote_id=quote_id,
+        insurer=sandbox.agreement.name,
+        premium=_money(sum(_PREMIUM_FEN[c] for c in _STANDING_COVERAGES)),
+        coverages=list(_STANDING_COVERAGES),
+        valid_until=datetime(2100, 1, 1, tzinfo=_CST),
+    )
+    answer = {
+        "partner_reference": quote_id,
+        "status": OrderStatus.COMPLETED.value,
+        "result": InsuranceQuotes(quotes=[quote]).model_dump(mode="json"),
+    }
+    return SandboxOrder(
+        reference=quote_id,
+        order_id=_STANDING_ORDER_ID,
+        operation=_Op.INSURANCE_QUOTE,
+        data={"answer": answer},
+        status=OrderStatus.COMPLETED.value,
+    )
+
+
 def _bind(sandbox: Sandbox, request: Mapping[str, Any]) -> _Taken:
     quote_id = str(_need(request, "quote_id"))
     starts_on = date.fromisoformat(_need(request, "start_date"))
-    quoted = sandbox.orders.get(quote_id)
+    quoted = sandbox.orders.get(quote_id) or _standing_quote(sandbox, quote_id)
     if quoted is None or quoted.operation is not _Op.INSURANCE_QUOTE:
         raise _problem(422, "unknown_quote", "no quote with that id was made here")
     quote = InsuranceQuote.model_validate(_result(quoted)["quotes"][0])
@@ -359,8 +397,37 @@ def _start(sandbox: Sandbox, request: Mapping[str, Any]) -> _Taken:
     )
 
 
+def _standing_session(sandbox: Sandbox, session_id: str) -> SandboxOrder | None:
+    """The standing session, started 40 simulated minutes before it is first asked for."""
+    if session_id != STANDING_SESSION_ID:
+        return None
+    station = _STATIONS[0]
+    session = ChargingSession(
+        operation=_Op.CHARGING_START,
+        session_id=session_id,
+        station_id=station.station_id,
+        connector_id=station.connector_ids[0],
+        state=ChargingSessionState.CHARGING,
+        started_at=_now() - timedelta(minutes=40) / _CLOCK_SPEEDUP,
+    )
+    answer = {
+        "partner_reference": session_id,
+        "status": OrderStatus.DISPATCHED.value,
+        "result": session.model_dump(mode="json"),
+    }
+    order = SandboxOrder(
+        reference=session_id,
+        order_id=_STANDING_ORDER_ID,
+        operation=_Op.CHARGING_START,
+        data={"answer": answer, "price_fen": station.price_fen},
+        status=OrderStatus.IN_PROGRESS.value,
+    )
+    return sandbox.keep(order)
+
+
 def _stop(sandbox: Sandbox, request: Mapping[str, Any]) -> _Taken:
-    started = sandbox.orders.get(str(_need(request, "session_id")))
+    session_id = str(_need(request, "session_id"))
+    started = sandbox.orders.get(session_id) or _standing_session(sandbox, session_id)
     if started is None or started.operation is not _Op.CHARGING_START:
         raise _problem(404, "unknown_session", "no session with that id was started here")
     session = _result(started)

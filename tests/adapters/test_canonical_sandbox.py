@@ -30,6 +30,7 @@ from adapters.sandbox import (
     create_sandbox,
     sandbox_secret,
 )
+from adapters.sandbox.canonical import STANDING_QUOTE_ID, STANDING_SESSION_ID
 from contracts import (
     EXAMPLE_REQUESTS,
     ApiKeyAuth,
@@ -183,8 +184,21 @@ class TestRoundTrips:
     async def test_taicover_binds_only_its_own_quotes(self) -> None:
         async with _connected("taicover") as (_sandbox, http):
             with pytest.raises(PartnerRejected) as caught:
-                await _API.call(http, _call(_Op.INSURANCE_BIND))
+                await _API.call(http, _call(_Op.INSURANCE_BIND, quote_id="PQ-2030-00001"))
             assert caught.value.code == "unknown_quote"
+
+    async def test_the_published_examples_work_as_they_stand(self) -> None:
+        assert EXAMPLE_REQUESTS[_Op.INSURANCE_BIND].model_dump()["quote_id"] == STANDING_QUOTE_ID
+        assert EXAMPLE_REQUESTS[_Op.CHARGING_STOP].model_dump()["session_id"] == (
+            STANDING_SESSION_ID
+        )
+        async with _connected("taicover") as (_sandbox, http):
+            policy = await _API.call(http, _call(_Op.INSURANCE_BIND))
+            assert isinstance(policy, InsurancePolicy)
+        async with _connected("starcharge") as (_sandbox, http):
+            stopped = await _API.call(http, _call(_Op.CHARGING_STOP))
+            assert isinstance(stopped, ChargingSession)
+            assert (stopped.session_id, stopped.energy_wh) == (STANDING_SESSION_ID, 40_000)
 
     async def test_a_quote_is_too_late_to_cancel(self) -> None:
         async with _connected("taicover") as (_sandbox, http):
@@ -241,7 +255,7 @@ class TestRoundTrips:
             for call, code in [
                 (_call(_Op.CHARGING_START, station_id="SZ-NS-9999"), "unknown_station"),
                 (_call(_Op.CHARGING_START, connector_id="9"), "unknown_connector"),
-                (_call(_Op.CHARGING_STOP), "unknown_session"),
+                (_call(_Op.CHARGING_STOP, session_id="cs-00001"), "unknown_session"),
             ]:
                 with pytest.raises(PartnerRejected) as caught:
                     await _API.call(http, call)
