@@ -198,7 +198,8 @@ class TestRoundTrips:
         async with _connected("starcharge") as (_sandbox, http):
             stopped = await _API.call(http, _call(_Op.CHARGING_STOP))
             assert isinstance(stopped, ChargingSession)
-            assert (stopped.session_id, stopped.energy_wh) == (STANDING_SESSION_ID, 40_000)
+            assert stopped.session_id == STANDING_SESSION_ID
+            assert 40_000 <= stopped.energy_wh < 41_000  # 40 minutes at 60 kW, and a moment
 
     async def test_a_quote_is_too_late_to_cancel(self) -> None:
         async with _connected("taicover") as (_sandbox, http):
