@@ -212,7 +212,7 @@ class Sandbox:
                 "method": request.method,
                 "path": request.url.path,
                 "query": dict(request.query_params),
-                "headers": _shown_headers(request.headers),
+                "headers": self._shown_headers(request.headers),
                 "body": parsed,
             }
         )
@@ -347,6 +347,14 @@ class Sandbox:
                     }
                 )
 
+    def _shown_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        # Credentials are not echoed back; which auth arrived is still visible by name.
+        auth = self.agreement.api.auth
+        hidden = _HIDDEN_HEADERS | (
+            {auth.header.lower()} if isinstance(auth, ApiKeyAuth) else frozenset()
+        )
+        return {k: ("(hidden)" if k.lower() in hidden else v) for k, v in headers.items()}
+
     def expire_tokens(self) -> None:
         """Forget every issued token (the next call gets a 401, as after a key rotation)."""
         self._tokens.clear()
@@ -474,14 +482,6 @@ class Sandbox:
 
 
 _HIDDEN_HEADERS: Final = frozenset({"authorization", "x-signature"})
-
-
-def _shown_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    # Credentials are not echoed back; which auth arrived is still visible by name.
-    return {
-        k: ("(hidden)" if k.lower() in _HIDDEN_HEADERS or k.lower().endswith("-key") else v)
-        for k, v in headers.items()
-    }
 
 
 def _client_of(request: Request, form: Mapping[str, Any]) -> tuple[str | None, str | None]:

@@ -309,8 +309,8 @@ class TestRoundTrips:
                 "operation": "courtesy_car.book",
                 "request": dict(call.payload),
             }
-            # The kit hides every header ending in -key: the key arrived, its value is not shown.
-            assert record["headers"]["idempotency-key"] == "(hidden)"
+            # Credentials are hidden; the idempotency key is shown as the partner got it.
+            assert record["headers"]["idempotency-key"] == call.idempotency_key
             assert record["headers"]["x-citycar-key"] == "(hidden)"
 
 
