@@ -23,12 +23,10 @@ import collections
 import dataclasses
 import json
 import math
-import os
 import secrets
 import shlex
 import statistics
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -41,7 +39,7 @@ import yaml
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bench.bench_webhooks import Stage, gateway_spec, stage
+from bench.bench_webhooks import Stage, _pgw, gateway_spec, stage
 from bench.context import Comparison, Context
 from bench.figures import Figure, LoadResult, median_result
 from bench.replay import RequestFile, write_request_file
@@ -65,13 +63,6 @@ SCOPE = "services:write"
 _FIRST_GUESS_RPS = {DIRECT: 3_000.0, PROXY: 1_500.0, SUBJECT: 500.0}
 _SETTLE_TIMEOUT_S = 5.0
 _DRAIN_PAUSE_S = 0.3  # lets the partner finish calls in flight when the load stopped
-
-
-def _pgw() -> str:
-    script = Path(sys.executable).with_name("pgw")
-    if not script.exists():
-        raise RuntimeError(f"{script} not found: install the project (make setup) first")
-    return str(script)
 
 
 def load_agreement(root: Path) -> PartnerAgreement:
@@ -128,32 +119,24 @@ def write_partners(root: Path, target: Path, partner_url: str) -> Path:
     return target
 
 
-def gateway_env(
-    staged: Stage, partners_dir: Path, agreement: PartnerAgreement, secret: str
-) -> dict[str, str | None]:
-    """The webhooks benchmark's production-shaped environment, with the partner for real."""
+def partner_env(partners_dir: Path, agreement: PartnerAgreement, secret: str) -> dict[str, str]:
+    """What the dispatch benchmark changes in the webhooks benchmark's production-shaped
+    environment: the staged partners, no sandboxes, the partner's real key."""
     auth = agreement.api.auth
     assert isinstance(auth, ApiKeyAuth)
     return {
-        **staged.gateway_env(),
         "PGW_PARTNERS_DIR": str(partners_dir),
         "PGW_SANDBOX": "false",
-        # ServerSpec.env values are str.format templates ({data_dir}): braces doubled.
-        "PGW_PARTNER_SECRETS": json.dumps({auth.secret_ref: secret})
-        .replace("{", "{{")
-        .replace("}", "}}"),
+        "PGW_PARTNER_SECRETS": json.dumps({auth.secret_ref: secret}),
     }
 
 
-def _process_env(env: Mapping[str, str | None], data_dir: Path) -> dict[str, str]:
-    """`env` over this process's environment, read as `bench.servers.running_server` does."""
-    merged = {**os.environ, "PGW_DATA_DIR": str(data_dir)}
-    for key, value in env.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = value.format(data_dir=data_dir)
-    return merged
+def gateway_server(staged: Stage, overrides: Mapping[str, str]) -> ServerSpec:
+    """The webhooks benchmark's gateway spec with `overrides` in its environment."""
+    spec = gateway_spec(staged)
+    # ServerSpec.env values are str.format templates ({data_dir}): braces doubled.
+    escaped = {k: v.replace("{", "{{").replace("}", "}}") for k, v in overrides.items()}
+    return dataclasses.replace(spec, env={**spec.env, **escaped})
 
 
 @dataclass(frozen=True)
@@ -175,11 +158,12 @@ class AppClient:
         return str(answer.json()["access_token"])
 
 
-def issue_app_client(env: Mapping[str, str | None], data_dir: Path) -> AppClient:
-    """`pgw clients create NAME --scopes services:write --json`."""
+def issue_app_client(staged: Stage, overrides: Mapping[str, str]) -> AppClient:
+    """`pgw clients create NAME --scopes services:write --json`, in the gateway's environment."""
     done = subprocess.run(
         [_pgw(), "clients", "create", CLIENT_NAME, "--scopes", SCOPE, "--json"],
-        env=_process_env(env, data_dir), capture_output=True, text=True, timeout=60, check=False,
+        env={**staged.process_env(), **overrides}, capture_output=True, text=True, timeout=60,
+        check=False,
     )  # fmt: skip
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
@@ -295,22 +279,27 @@ async def order_counts(db: AsyncEngine) -> dict[str, int]:
         return {str(status): int(n) for status, n in rows}
 
 
-async def order_ids(db: AsyncEngine) -> list[str]:
-    """The ids of the gateway's orders."""
+async def order_statuses(db: AsyncEngine) -> dict[str, str]:
+    """The status of each of the gateway's orders, by order id."""
     async with db.connect() as conn:
-        return [str(order_id) for order_id in await conn.scalars(text("SELECT id FROM orders"))]
+        rows = await conn.execute(text("SELECT id, status FROM orders"))
+        return {str(order_id): str(status) for order_id, status in rows}
 
 
 async def settle(db: AsyncEngine) -> None:
-    """Wait until requests still in flight when the load stopped are finished."""
+    """Wait until requests still in flight when the load stopped are finished.
+
+    Settled when no order is still being placed, or when the counts stop moving (an
+    order whose request failed with a 500 stays `requested`).
+    """
     deadline = time.monotonic() + _SETTLE_TIMEOUT_S
     last = None
     while time.monotonic() < deadline:
         counts = await order_counts(db)
-        if counts == last and "requested" not in counts:
+        if "requested" not in counts or counts == last:
             return
         last = counts
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.25)
 
 
 @dataclass
@@ -338,6 +327,11 @@ class Schedule:
             time.sleep(_DRAIN_PAUSE_S)
         self.partner.drain()
         batch.path.unlink()
+        if result.wrapped:
+            self.ctx.log(
+                f"{name} at {connections} conn ran out of requests: {batch.count:,} prepared, "
+                f"{result.sent:,} sent, {result.wrapped:,} sent again"
+            )
         self.supply.observed(name, connections, result)
         self.runs.setdefault(name, []).append(result)
         return result
@@ -394,10 +388,11 @@ class CountCheck:
     statuses: str
     wrapped: int
     orders: dict[str, int]
-    received: int
-    distinct_received: int
+    calls_dispatched: int
+    distinct_dispatched: int
+    calls_not_dispatched: int
     most_calls_per_order: int
-    unknown_received: int
+    unknown_calls: int
 
     @property
     def answers_201(self) -> int:
@@ -430,43 +425,50 @@ class CountCheck:
 
     @property
     def received_ok(self) -> bool:
-        """The partner received each dispatched order exactly once, and nothing unknown."""
+        """The partner received each dispatched order exactly once, and nothing else."""
         return (
-            self.received == self.distinct_received == self.dispatched
+            self.calls_dispatched == self.distinct_dispatched == self.dispatched
             and self.most_calls_per_order <= 1
-            and self.unknown_received == 0
+            and self.calls_not_dispatched == 0
+            and self.unknown_calls == 0
         )
 
     def text(self) -> str:
         """One line for the report."""
         verdict = "passes" if self.stored_ok and self.received_ok else "FAILS"
         late = self.dispatched - self.first_201
-        return (
+        text = (
             f"count check {verdict}: PostgreSQL holds {sum(self.orders.values()):,} orders "
             f"(by status: {self.orders}); the load generator counted {self.answered:,} "
             f"answers (statuses: {self.statuses or 'none'}) to {self.sent:,} requests sent, "
-            f"{self.unanswered:,} in flight when a run stopped (wrk does not wait for them): "
-            f"{late:,} dispatched after the cut, {self.unanswered - late:,} never stored; "
-            f"{self.wrapped:,} replays of an already sent Idempotency-Key. The sandbox's "
-            f"GET /_received shows {self.received:,} POST {PARTNER_ROUTE} of the gateway's "
-            f"orders, {self.distinct_received:,} distinct (at most {self.most_calls_per_order} "
-            f"per order), and {self.unknown_received:,} of orders nobody sent"
+            f"{self.unanswered:,} in flight when a run stopped (wrk does not wait for them)"
         )
+        if self.statuses == "201":
+            text += f": {late:,} dispatched after the cut, {self.unanswered - late:,} never stored"
+        text += (
+            f"; {self.wrapped:,} replays of an already sent Idempotency-Key. The sandbox's "
+            f"GET /_received shows {self.calls_dispatched:,} POST {PARTNER_ROUTE} for the "
+            f"gateway's dispatched orders ({self.distinct_dispatched:,} distinct, at most "
+            f"{self.most_calls_per_order} per order), {self.calls_not_dispatched:,} for its "
+            f"orders not dispatched, {self.unknown_calls:,} for orders nobody sent"
+        )
+        return text
 
 
 def count_check(schedule: Schedule) -> CountCheck:
     """Compare the generator's counts over every gateway run with PostgreSQL and the partner."""
     runs = schedule.runs.get(SUBJECT, [])
 
-    async def query() -> tuple[dict[str, int], list[str]]:
+    async def query() -> tuple[dict[str, int], dict[str, str]]:
         await settle(schedule.db)
-        return await order_counts(schedule.db), await order_ids(schedule.db)
+        return await order_counts(schedule.db), await order_statuses(schedule.db)
 
-    orders, ids = schedule.runner.run(query())
+    orders, statuses_by_id = schedule.runner.run(query())
     schedule.partner.drain()
     received = schedule.partner.received
-    gateway_calls = [received[order_id] for order_id in ids if received[order_id]]
-    known = set(ids) | schedule.supply.partner_order_ids
+    dispatched = [received[i] for i, st in statuses_by_id.items() if st == "dispatched"]
+    others = [received[i] for i, st in statuses_by_id.items() if st != "dispatched"]
+    known = set(statuses_by_id) | schedule.supply.partner_order_ids
     statuses = sorted({s for r in runs for s in r.other_statuses.split(",") if s})
     return CountCheck(
         sent=_total([r.sent for r in runs]),
@@ -474,10 +476,11 @@ def count_check(schedule: Schedule) -> CountCheck:
         statuses=",".join(statuses),
         wrapped=sum(r.wrapped for r in runs),
         orders=orders,
-        received=sum(gateway_calls),
-        distinct_received=len(gateway_calls),
-        most_calls_per_order=max(gateway_calls, default=0),
-        unknown_received=sum(n for oid, n in received.items() if oid not in known),
+        calls_dispatched=sum(dispatched),
+        distinct_dispatched=sum(1 for n in dispatched if n),
+        calls_not_dispatched=sum(others),
+        most_calls_per_order=max(dispatched + others, default=0),
+        unknown_calls=sum(n for oid, n in received.items() if oid not in known),
     )
 
 
@@ -536,13 +539,17 @@ def figures(low: dict[str, LoadResult], high: dict[str, LoadResult], connections
             "orders dispatched (PostgreSQL)", check.dispatched, "orders", "201 answers counted",
             check.first_201,
             reading=f"{stored}: {check.dispatched - check.first_201:,} more orders than 201s, "
-            f"{check.unanswered:,} requests in flight when a run stopped",
+            f"{check.unanswered:,} requests in flight when a run stopped"
+            if check.statuses == "201"
+            else f"{stored}: answers other than 201 ({check.statuses}), orders by status "
+            f"{check.orders}",
         ),
         Figure(
-            f"orders received by {PARTNER} (GET /_received)", check.received, "orders",
+            f"orders received by {PARTNER} (GET /_received)", check.calls_dispatched, "orders",
             "orders dispatched", check.dispatched,
-            reading=f"{received}: {check.distinct_received:,} distinct, at most "
-            f"{check.most_calls_per_order} call per order",
+            reading=f"{received}: {check.distinct_dispatched:,} distinct, at most "
+            f"{check.most_calls_per_order} call per order, {check.calls_not_dispatched:,} "
+            "calls for orders not dispatched",
         ),
     ]  # fmt: skip
     return out
@@ -596,13 +603,10 @@ def run(ctx: Context) -> list[Figure]:
         ctx.server(proxy_spec(sandbox.base_url, header, secret)) as proxy,
     ):
         partners = write_partners(ctx.root, staged.workdir / "dispatch-partners", sandbox.base_url)
-        env = gateway_env(staged, partners, agreement, secret)
-        spec = dataclasses.replace(gateway_spec(staged), env=env)
-        with ctx.server(spec) as gateway, asyncio.Runner() as runner:
-            client = issue_app_client(env, staged.workdir / "data")
-            db_url = env["PGW_DATABASE_URL"]
-            assert db_url is not None
-            db = create_async_engine(db_url, pool_size=1)
+        overrides = partner_env(partners, agreement, secret)
+        with ctx.server(gateway_server(staged, overrides)) as gateway, asyncio.Runner() as runner:
+            client = issue_app_client(staged, overrides)
+            db = create_async_engine(staged.dsn.replace("postgresql://", "postgresql+asyncpg://"))
             try:
                 supply = Supply(staged.workdir, agreement, (header, secret), gateway, client)
                 schedule = Schedule(

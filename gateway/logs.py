@@ -176,6 +176,10 @@ def configure_logging(*, level: str = "info", json: bool = True, environment: st
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # One line per partner call from the HTTP client repeats what the partner-call
+    # metrics and the dispatch events already say; keep its warnings only.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # Alembic announces its context on every revision lookup (each /readyz); the
     # gateway logs `database.migrated` itself.
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)

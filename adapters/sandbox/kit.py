@@ -224,7 +224,7 @@ class Sandbox:
 
     def new_reference(self, prefix: str) -> str:
         """A partner-side reference such as ``SR-20261122-4F2A``."""
-        return f"{prefix}-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(3).upper()}"
+        return f"{prefix}-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(5).upper()}"
 
     def keep(self, order: SandboxOrder) -> SandboxOrder:
         """Remember an order (idempotently by our order id and operation)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -31,7 +32,7 @@ from gateway.dispatch.idempotency import (
     fingerprint,
     require_key,
 )
-from gateway.dispatch.service import Dispatcher, Placement
+from gateway.dispatch.service import Dispatcher, KeyAlreadyPlaced, Placement
 from gateway.dispatch.views import OrderView
 from gateway.oauth.resource import Principal, require_scopes
 from gateway.problems import PROBLEM_JSON, Problem
@@ -122,39 +123,36 @@ async def _idempotently(
 
 
 async def _place(
-    container: ContainerDep,
     dispatcher: Dispatcher,
     service_request: ServiceRequest,
     claim: Claim,
     *,
     repair_order_id: str | None = None,
 ) -> Answer:
-    # The database keeps the key too: a retry after a lost Redis finds its order.
-    async with container.uow() as uow:
-        existing = await uow.orders.by_idempotency_key(claim.client_id, claim.key)
-    resume = None
-    if existing is not None:
-        if existing.request_hash != claim.fingerprint:
-            raise Problem(
-                f"{IDEMPOTENCY_HEADER} {claim.key!r} was used with a different request body; "
-                "use a new key for a different request.",
-                slug="idempotency-key-reused",
-                title="Idempotency-Key reused with another request",
-                status=422,
-            )
-        if existing.answer_status is not None and existing.answer is not None:
-            return Answer(existing.answer_status, existing.answer)
-        resume = existing.id
-    return await dispatcher.place(
-        service_request,
-        Placement(
-            client_id=claim.client_id,
-            idempotency_key=claim.key,
-            request_hash=claim.fingerprint,
-            repair_order_id=repair_order_id,
-            resume_order_id=resume,
-        ),
+    placement = Placement(
+        client_id=claim.client_id,
+        idempotency_key=claim.key,
+        request_hash=claim.fingerprint,
+        repair_order_id=repair_order_id,
     )
+    try:
+        return await dispatcher.place(service_request, placement)
+    except KeyAlreadyPlaced as placed:
+        # Hot state forgot the key (a Redis restart) but the order table did not.
+        existing = placed.row
+    if existing.request_hash != claim.fingerprint:
+        raise Problem(
+            f"{IDEMPOTENCY_HEADER} {claim.key!r} was used with a different request body; "
+            "use a new key for a different request.",
+            slug="idempotency-key-reused",
+            title="Idempotency-Key reused with another request",
+            status=422,
+        )
+    if existing.answer_status is not None and existing.answer is not None:
+        return Answer(existing.answer_status, existing.answer)
+    # Cut short before the partner's answer was stored: place it again under the same
+    # order id, which the partner deduplicates on.
+    return await dispatcher.place(service_request, replace(placement, resume_order_id=existing.id))
 
 
 @router.post(
@@ -170,7 +168,6 @@ async def _place(
 async def create_service_request(
     request: Request,
     principal: Writer,
-    container: ContainerDep,
     service_request: Annotated[ServiceRequest, Body(openapi_examples=_SERVICE_EXAMPLES)],
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -186,7 +183,7 @@ async def create_service_request(
         request,
         principal,
         idempotency_key,
-        lambda claim: _place(container, dispatcher, service_request, claim),
+        lambda claim: _place(dispatcher, service_request, claim),
     )
 
 
@@ -301,7 +298,6 @@ async def report_repair_order(
         service_request = _courtesy_car(notice, container.clock())
         try:
             result = await _place(
-                container,
                 dispatcher,
                 service_request,
                 claim,

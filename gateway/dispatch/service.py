@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
 
 from adapters import PartnerAdapter, PartnerCallError, PartnerRejected, PartnerUnavailable
 from contracts import (
@@ -63,7 +65,7 @@ from gateway.logs import get_logger
 from gateway.persistence.tables import OrderEventRow, OrderRow
 from gateway.problems import NotFound, Problem, problem_body
 
-__all__ = ["FAN_OUT_OPERATIONS", "Dispatcher", "Placement"]
+__all__ = ["FAN_OUT_OPERATIONS", "Dispatcher", "KeyAlreadyPlaced", "Placement"]
 
 _log = get_logger("gateway.dispatch")
 _SHANGHAI: Final = ZoneInfo("Asia/Shanghai")
@@ -119,6 +121,14 @@ def _skip_of(agreement: PartnerAgreement, exc: Exception) -> SkippedPartner:
     return SkippedPartner(
         partner_id=agreement.id, reason=SkipReason.FAILED, detail=f"{type(exc).__name__}: {exc}"
     )
+
+
+class KeyAlreadyPlaced(Exception):
+    """The client's Idempotency-Key already has an order (found by the database)."""
+
+    def __init__(self, row: OrderRow) -> None:
+        super().__init__(f"order {row.id} was placed under this key")
+        self.row = row
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,32 +201,55 @@ class Dispatcher:
         order_id = placement.resume_order_id or new_order_id()
         now = self._c.clock()
         if placement.resume_order_id is None:
-            async with self._c.uow() as uow:
-                uow.orders.add(
-                    OrderRow(
-                        id=order_id,
-                        category=OPERATION_CATEGORY[request.operation].value,
-                        operation=request.operation.value,
-                        partner_id=first,
-                        partner_reference=None,
-                        customer_id=_customer_id(request),
-                        status=OrderStatus.REQUESTED.value,
-                        status_sequence=0,
-                        request=request.model_dump(mode="json"),
-                        result=None,
-                        routing=_routing_json(None, plan.skipped),
-                        created_at=now,
-                        updated_at=now,
-                        client_id=placement.client_id,
-                        idempotency_key=placement.idempotency_key,
-                        request_hash=placement.request_hash,
-                        repair_order_id=placement.repair_order_id,
+            try:
+                await self._insert(order_id, request, plan, first, placement, now)
+            except IntegrityError:
+                # The database's twin of the Idempotency-Key: this key already has an order.
+                if placement.idempotency_key is None:
+                    raise
+                async with self._c.uow() as uow:
+                    existing = await uow.orders.by_idempotency_key(
+                        placement.client_id, placement.idempotency_key
                     )
-                )
-                await uow.commit()
+                if existing is None:
+                    raise
+                raise KeyAlreadyPlaced(existing) from None
         if fan_out:
             return await self._fan_out(order_id, request, plan)
         return await self._one_by_one(order_id, request, plan)
+
+    async def _insert(
+        self,
+        order_id: str,
+        request: ServiceRequest,
+        plan: RoutePlan,
+        first: str | None,
+        placement: Placement,
+        now: datetime,
+    ) -> None:
+        async with self._c.uow() as uow:
+            uow.orders.add(
+                OrderRow(
+                    id=order_id,
+                    category=OPERATION_CATEGORY[request.operation].value,
+                    operation=request.operation.value,
+                    partner_id=first,
+                    partner_reference=None,
+                    customer_id=_customer_id(request),
+                    status=OrderStatus.REQUESTED.value,
+                    status_sequence=0,
+                    request=request.model_dump(mode="json"),
+                    result=None,
+                    routing=_routing_json(None, plan.skipped),
+                    created_at=now,
+                    updated_at=now,
+                    client_id=placement.client_id,
+                    idempotency_key=placement.idempotency_key,
+                    request_hash=placement.request_hash,
+                    repair_order_id=placement.repair_order_id,
+                )
+            )
+            await uow.commit()
 
     async def _one_by_one(self, order_id: str, request: ServiceRequest, plan: RoutePlan) -> Answer:
         deadline = Deadline.within(self._c.settings.dispatch_deadline_seconds)
@@ -296,6 +329,23 @@ class Dispatcher:
         result: ServiceResult,
         skipped: Sequence[SkippedPartner],
     ) -> Answer:
+        reference = _reference(result)
+        try:
+            return await self._store_success(order_id, partner_id, result, skipped, reference)
+        except IntegrityError:
+            # The partner reused a reference another order holds: keep the order and its
+            # result (the reference stays in the result) rather than lose the booking.
+            _log.warning("dispatch.reference_clash", order_id=order_id, partner_id=partner_id)
+            return await self._store_success(order_id, partner_id, result, skipped, None)
+
+    async def _store_success(
+        self,
+        order_id: str,
+        partner_id: str | None,
+        result: ServiceResult,
+        skipped: Sequence[SkippedPartner],
+        reference: str | None,
+    ) -> Answer:
         now = self._c.clock()
         async with self._c.uow() as uow:
             row = await uow.orders.get(order_id, for_update=True)
@@ -306,7 +356,7 @@ class Dispatcher:
             if decide_transition_safe(current, target):
                 row.status = target.value
             row.partner_id = partner_id
-            row.partner_reference = row.partner_reference or _reference(result)
+            row.partner_reference = row.partner_reference or reference
             row.result = result.model_dump(mode="json")
             row.routing = _routing_json(partner_id, skipped)
             row.dispatched_at = now

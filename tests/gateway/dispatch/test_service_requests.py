@@ -250,3 +250,29 @@ async def test_second_instance_sees_the_open_circuit(
                 (s["partner_id"], s["reason"]) for s in skipped
             ]
             assert _bookings(other, "swiftrent") == []
+
+
+async def test_a_lost_redis_still_books_once_per_key(
+    app: FastAPI, post: Post, settings: Settings, oem_headers: dict[str, str]
+) -> None:
+    """With the hot-state record gone, the order table answers a retry with its order."""
+    await configure(app, "swiftrent", webhooks=False)
+    body, key = example(Operation.COURTESY_CAR_BOOK), str(uuid.uuid4())
+    first = await post(SERVICE, body, key=key)
+    assert first.status_code == 201
+    forgetful = create_app(
+        settings.model_copy(update={"redis_prefix": settings.redis_prefix + "x:"})
+    )
+    async with forgetful.router.lifespan_context(forgetful):
+        transport = httpx.ASGITransport(app=forgetful)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            headers = oem_headers | {"idempotency-key": key}
+            again = await http.post(SERVICE, json=body, headers=headers)
+            other = await http.post(
+                SERVICE, json=example(Operation.COURTESY_CAR_BOOK, days=7), headers=headers
+            )
+            assert _bookings(forgetful, "swiftrent") == []
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    assert other.status_code == 422
+    assert other.json()["type"] == "/problems/idempotency-key-reused"
+    assert len(_bookings(app, "swiftrent")) == 1
