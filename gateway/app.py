@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from adapters import ADAPTERS
 from gateway import __version__
-from gateway.api import agreements, health, orders, partners, webhooks
+from gateway.api import agreements, health, orders, partners, privacy, webhooks
 from gateway.api.oauth import router as oauth_router
 from gateway.api.openapi import install_openapi
 from gateway.bootstrap import Container, build_container
@@ -108,6 +108,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             {"name": "operations", "description": "Health, readiness and metrics."},
             {"name": "partners", "description": "The partner registry and agreements."},
             {"name": "orders", "description": "The OEM app: partner services and orders."},
+            {
+                "name": "privacy",
+                "description": "Consents, the disclosure audit and relay numbers.",
+            },
         ],
     )
     app.state.container = container
@@ -155,6 +159,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(oauth_router)
     app.include_router(webhooks.router)
     app.include_router(orders.router)
+    app.include_router(privacy.router)
     app.add_middleware(
         RequestEnvelopeMiddleware,
         metrics=container.metrics,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +19,7 @@ from gateway.persistence.db import create_engine, create_session_factory
 from gateway.persistence.uow import UnitOfWork
 from gateway.registry import Registry, load_registry
 from gateway.settings import Settings
+from masking import MaskingKeys
 
 __all__ = ["Container", "build_container", "build_hot_state"]
 
@@ -37,6 +40,7 @@ class Container:
     keys: Keyspace
     tokens: TokenService
     clock: Callable[[], datetime]
+    masking_keys: MaskingKeys
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
 
     def uow(self) -> UnitOfWork:
@@ -54,6 +58,34 @@ def build_hot_state(settings: Settings) -> HotState:
     if settings.redis_url is None:
         return MemoryHotState()
     return RedisHotState.from_url(settings.redis_url.get_secret_value())
+
+
+class MaskingKeysMissing(ValueError):
+    """Production needs its own masking keys."""
+
+
+def build_masking_keys(settings: Settings) -> MaskingKeys:
+    """The configured masking keys, or the development key outside production."""
+    if not settings.masking_keys:
+        if settings.environment == "production":
+            raise MaskingKeysMissing(
+                "PGW_MASKING_KEYS is required in production: a JSON object of key ids to "
+                "base64 master keys of at least 32 bytes"
+            )
+        return MaskingKeys.development()
+    try:
+        masters = {
+            kid: base64.b64decode(value.get_secret_value(), validate=True)
+            for kid, value in settings.masking_keys.items()
+        }
+    except binascii.Error as exc:
+        raise MaskingKeysMissing("PGW_MASKING_KEYS values must be base64") from exc
+    active = settings.masking_active_key
+    if active is None:
+        if len(masters) != 1:
+            raise MaskingKeysMissing("set PGW_MASKING_ACTIVE_KEY: several masking keys are given")
+        (active,) = masters
+    return MaskingKeys(masters, active)
 
 
 def build_token_service(
@@ -109,4 +141,5 @@ def build_container(
         keys=keys,
         tokens=build_token_service(settings, session_factory, hot_state, keys, clock),
         clock=clock,
+        masking_keys=build_masking_keys(settings),
     )

@@ -14,6 +14,7 @@ from gateway.logs import configure_logging
 from gateway.oauth.cli import clients_app, credentials_app, keys_app
 from gateway.persistence.db import create_engine
 from gateway.persistence.migrate import current_revision, head_revision, upgrade
+from gateway.privacy.cli import masking_app
 from gateway.registry import RegistryError, load_registry, validate_directory
 from gateway.settings import Settings
 from gateway.webhooks.cli import events_app
@@ -29,6 +30,7 @@ partners_app.add_typer(credentials_app, name="credentials")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(events_app, name="events")
+app.add_typer(masking_app, name="masking")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

@@ -4,7 +4,8 @@ Every log line passes `redact_personal_data`: a field whose *name* says it is a
 secret or personal (token, password, phone, national_id, ...) loses its value,
 and any string that *looks* personal or secret (a mainland mobile number, an
 18-digit resident ID, a bank card, an e-mail address, a JWT, a bearer token, a
-`whsec_` webhook secret) is masked wherever it appears, including inside
+`whsec_` webhook secret, a masking token `tok_...`, a mainland plate) is
+masked wherever it appears, including inside
 exception text and nested structures.
 """
 
@@ -19,6 +20,9 @@ from typing import Any
 
 import orjson
 import structlog
+from pydantic import BaseModel
+
+from contracts import REQUEST_MODELS, DataClass, RepairOrderNotice, sensitivity_map
 
 __all__ = ["REDACTED", "configure_logging", "get_logger", "redact_personal_data", "redact_value"]
 
@@ -45,7 +49,26 @@ _VALUE_PATTERN = re.compile(
     r"|(?P<bank_card>(?<![0-9A-Za-z])[3-6][0-9]{15,18}(?![0-9A-Za-z]))"
     r"|(?P<phone>(?<![0-9A-Za-z])(?:\+?86[- ]?)?1[3-9][0-9]{9}(?![0-9A-Za-z]))"
     r"|(?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})"
+    r"|(?P<token>tok_[a-z0-9]{1,8}_[A-Za-z0-9_-]{16,})"
+    r"|(?P<plate>[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]"
+    r"[A-HJ-NP-Z][A-HJ-NP-Z0-9]{5,6}(?![0-9A-Za-z]))"
 )
+
+
+def _sensitive_field_names() -> frozenset[str]:
+    """Leaf names of every field the contracts class as sensitive (the masking classifier)."""
+    names: set[str] = set()
+    models: list[type[BaseModel]] = [*REQUEST_MODELS.values(), RepairOrderNotice]
+    for model in models:
+        for path, marker in sensitivity_map(model).items():
+            if marker.data_class is DataClass.SENSITIVE:
+                names.add(path.rsplit(".", 1)[-1].removesuffix("[]"))
+    return frozenset(names)
+
+
+# A log field named like a sensitive contract field ("phone", "national_id",
+# "lat", "notes", ...) is redacted by name, as the masking policy would drop it.
+_SENSITIVE_FIELDS = _sensitive_field_names()
 
 # Keys the logging pipeline itself produces: never redacted by name; level,
 # timestamp, logger and environment are not scanned for values either.
@@ -59,7 +82,9 @@ def _mask(match: re.Match[str]) -> str:
 
 @lru_cache(maxsize=4096)
 def _is_secret_key(key: str) -> bool:
-    return key not in _STRUCTURAL_KEYS and _SECRET_KEY.search(key) is not None
+    if key in _STRUCTURAL_KEYS:
+        return False
+    return key in _SENSITIVE_FIELDS or _SECRET_KEY.search(key) is not None
 
 
 def redact_value(value: Any) -> Any:

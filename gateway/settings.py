@@ -6,8 +6,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts import Purpose
+from gateway.privacy.pool import parse_number_pool
 
 __all__ = ["Settings"]
 
@@ -99,9 +102,51 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = Field(
         24, gt=0, le=168, description="How long an `Idempotency-Key` and its answer are kept."
     )
+    masking_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="JSON object of master keys for pseudonyms and tokens by key id, each "
+        'base64 of at least 32 bytes, e.g. `{"k1": "..."}`. Unset: a development key '
+        "(refused in production).",
+    )
+    masking_active_key: str | None = Field(
+        None, description="The key id new pseudonyms and tokens use (default: the only one)."
+    )
     courtesy_car_threshold_hours: float = Field(
         4, gt=0, le=720, description="Repairs estimated longer than this get a courtesy car."
     )
+    consent_default_purposes: list[str] = Field(
+        default_factory=lambda: [
+            "courtesy_car_delivery",
+            "insurance_quotation",
+            "insurance_underwriting",
+            "claims_handling",
+            "charging_access",
+            "membership_linking",
+            "benefit_redemption",
+            "points_exchange",
+        ],
+        description="JSON list of the purposes the OEM's service contract covers without an "
+        "explicit consent (a customer may still withdraw each).",
+    )
+    relay_number_pool: str = Field(
+        "17100000000-17100009999",
+        description="Virtual numbers of the OEM's telephony provider that relay customers' "
+        "phones: ranges `FIRST-LAST` and single numbers, comma-separated.",
+    )
+
+    @field_validator("consent_default_purposes")
+    @classmethod
+    def _known_purposes(cls, purposes: list[str]) -> list[str]:
+        unknown = sorted(set(purposes) - {p.value for p in Purpose})
+        if unknown:
+            raise ValueError(f"unknown purpose(s) {', '.join(unknown)}")
+        return list(dict.fromkeys(purposes))
+
+    @field_validator("relay_number_pool")
+    @classmethod
+    def _valid_pool(cls, pool: str) -> str:
+        parse_number_pool(pool)
+        return pool
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -34,6 +34,8 @@ Cancel an order::
 Search charging stations (a read)::
 
     GET /v1/stations?lat=22.5405&lon=113.9346&radius_m=3000&connector=gbt_dc&limit=20
+    GET /v1/stations?city=Shenzhen&limit=20      (partners cleared for public data only:
+                                                  no point, stations in id order, no distance)
                     [&cursor=<next_cursor of the previous page>]
     200 {"stations": [<canonical ChargingStation JSON>, ...], "next_cursor": "..." | null}
 
@@ -211,14 +213,21 @@ class CanonicalApi:
     async def _search(self, http: httpx.AsyncClient, payload: Mapping[str, Any]) -> ServiceResult:
         location = payload.get("location")
         location = location if isinstance(location, Mapping) else {}
-        for field in ("lat", "lon"):
-            if location.get(field) is None:
-                raise PartnerRejected(
-                    f"charging.search: location.{field} not disclosed", code="missing_field"
-                )
         limit = payload.get("limit") or _DEFAULT_LIMIT
-        query: dict[str, Any] = {"lat": location["lat"], "lon": location["lon"]}
-        for field in ("radius_m", "connector"):
+        query: dict[str, Any]
+        if location.get("lat") is not None and location.get("lon") is not None:
+            query = {"lat": location["lat"], "lon": location["lon"]}
+            if payload.get("radius_m") is not None:
+                query["radius_m"] = payload["radius_m"]
+        elif location.get("city"):
+            # A partner cleared for public data only gets the city, not the point.
+            query = {"city": location["city"]}
+        else:
+            raise PartnerRejected(
+                "charging.search: neither location.lat/lon nor location.city disclosed",
+                code="missing_field",
+            )
+        for field in ("connector",):
             if payload.get(field) is not None:
                 query[field] = payload[field]
         stations: list[dict[str, Any]] = []

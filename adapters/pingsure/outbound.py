@@ -91,6 +91,7 @@ _ENERGY_TYPES: Final = MappingProxyType(
 # PingSure's driver-age rating bands: (lowest age of the band, its code), oldest first.
 _AGE_BANDS: Final = ((60, "60+"), (50, "50-59"), (40, "40-49"), (30, "30-39"), (25, "25-29"))
 _YOUNGEST_BAND: Final = "18-24"
+_DISCLOSED_BAND: Final = re.compile(r"(?:(\d{2})-\d{2}|(\d{2})\+|under-18)")
 _DURATION: Final = re.compile(r"P(?:(\d{1,4})Y)?(?:(\d{1,4})M)?(?:(\d{1,4})W)?(?:(\d{1,5})D)?")
 # A century bounds any real policy period and keeps date arithmetic inside the calendar.
 _MAX_MONTHS: Final = 1200
@@ -311,15 +312,31 @@ def _vehicle(payload: Mapping[str, Any], operation: Operation) -> dict[str, Any]
     }
 
 
+def _band_of_disclosed(value: object) -> str | None:
+    """PingSure's band for the gateway's age band (``30-39``, ``under-18``, ``80+``)."""
+    if not isinstance(value, str):
+        return None
+    match = _DISCLOSED_BAND.fullmatch(value)
+    if match is None:
+        return None
+    lowest = 17 if value == "under-18" else int(match.group(1) or match.group(2))
+    return next((band for floor, band in _AGE_BANDS if lowest >= floor), _YOUNGEST_BAND)
+
+
 def _driver(customer: object, start: object) -> dict[str, Any] | None:
-    """PingSure rates the driver's age: the band at the start date, plus what is disclosed."""
+    """PingSure rates the driver's age: the band at the start date, plus what is disclosed.
+
+    Masked views carry no birth date or ID number but the gateway's own ``age_band``
+    (``customer.age_band``), which maps onto PingSure's bands by its lower bound.
+    """
     if not isinstance(customer, Mapping):
         return None
     birth_date = _readable_date(customer.get("birth_date"))
     born = birth_date or _id_birth_date(customer.get("national_id"))
     start_day = _readable_date(start)
+    band = _age_band(born, start_day) if born and start_day else None
     driver = {
-        "age_band": _age_band(born, start_day) if born and start_day else None,
+        "age_band": band or _band_of_disclosed(customer.get("age_band")),
         "birth_date": birth_date,
         "id_no": customer.get("national_id"),
     }

@@ -609,6 +609,8 @@ def _query_number(query: Mapping[str, str], name: str, low: float, high: float) 
 
 
 def _search(sandbox: Sandbox, query: Mapping[str, str]) -> dict[str, Any]:
+    if "lat" not in query and "lon" not in query and query.get("city"):
+        return _search_city(sandbox, query)
     lat = _query_number(query, "lat", -90, 90)
     lon = _query_number(query, "lon", -180, 180)
     radius = _query_number(query, "radius_m", 100, 50_000)
@@ -642,6 +644,38 @@ def _search(sandbox: Sandbox, query: Mapping[str, str]) -> dict[str, Any]:
             distance_m=d,
         ).model_dump(mode="json", exclude_none=True)
         for d, s in page
+    ]
+    return {"stations": stations, "next_cursor": _cursor(end) if end < len(found) else None}
+
+
+def _search_city(sandbox: Sandbox, query: Mapping[str, str]) -> dict[str, Any]:
+    """Stations of a city in id order, without distances (the caller sent no point)."""
+    limit = int(_query_number(query, "limit", 1, 200))
+    connector = query.get("connector")
+    offset = _offset(query.get("cursor"))
+    if sandbox.rejects():
+        code, message = _REFUSAL[_Op.CHARGING_SEARCH]
+        raise _problem(422, code, message)
+    found = [
+        s
+        for s in sorted(_STATIONS, key=lambda s: s.station_id)
+        if query["city"] == "Shenzhen" and (connector is None or connector in s.connectors)
+    ]
+    page = found[offset : offset + min(limit, _PAGE_SIZE)]
+    end = offset + len(page)
+    stations = [
+        ChargingStation(
+            station_id=s.station_id,
+            name=s.name,
+            lat=s.lat,
+            lon=s.lon,
+            address=s.address,
+            city="Shenzhen",
+            connectors=list(s.connectors),
+            available=s.available,
+            price_per_kwh=_money(s.price_fen),
+        ).model_dump(mode="json", exclude_none=True)
+        for s in page
     ]
     return {"stations": stations, "next_cursor": _cursor(end) if end < len(found) else None}
 

@@ -1,44 +1,125 @@
 """The masking choke point: the only way a canonical request becomes a partner's payload.
 
 Every outbound call is built here, from the partner's agreement, the purpose
-of the disclosure and the canonical request, so there is exactly one place
-that decides what leaves for a partner. ``tests/gateway/dispatch`` checks that
-nothing else in the gateway constructs an ``OutboundCall``.
+of the operation and the canonical request, inside the transaction that
+records the order, so that before anything leaves:
 
-The view is the canonical request as JSON. ``partner_view`` is where the
-per-field masking to the partner's data tier and the purpose (sensitivity
-classes from contracts, operators from masking/) belongs; that policy is not
-in place yet, so today the view is the whole request.
+1. the customer's consent to share with the category for the purpose is
+   checked (``check_consent``; refused with a problem naming what is missing);
+2. the request is masked to the partner's data tier and the purpose by the
+   policy in ``masking/`` (``partner_view``);
+3. phone numbers the policy relays are replaced by virtual numbers bound to
+   the order;
+4. the disclosure is audited: partner, purpose, order, policy version, and
+   each field's path, class and operator (never a value).
+
+``tests/gateway/dispatch/test_choke_point.py`` checks that nothing else in the
+gateway constructs an ``OutboundCall``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Final
+from zoneinfo import ZoneInfo
 
 from adapters import OutboundCall
-from contracts import OPERATION_PURPOSE, PartnerAgreement, Purpose, ServiceRequest
+from contracts import (
+    OPERATION_CATEGORY,
+    OPERATION_PURPOSE,
+    PartnerAgreement,
+    Purpose,
+    ServiceRequest,
+)
+from gateway.bootstrap import Container
+from gateway.persistence.uow import UnitOfWork
+from gateway.privacy.audit import record_disclosure
+from gateway.privacy.consents import require_consent
+from gateway.privacy.relays import bind_relay
+from masking import MaskedView, MaskingKeys, mask
 
-__all__ = ["outbound_call", "partner_view"]
+__all__ = ["check_consent", "customer_id_of", "disclose", "partner_view"]
+
+_SHANGHAI: Final = ZoneInfo("Asia/Shanghai")
+
+
+def customer_id_of(request: ServiceRequest) -> str | None:
+    """The OEM's id of the customer a request is about, if it is about one."""
+    customer = getattr(request, "customer", None)
+    return None if customer is None else str(customer.customer_id)
 
 
 def partner_view(
-    agreement: PartnerAgreement, purpose: Purpose, request: ServiceRequest
-) -> dict[str, Any]:
-    """What ``agreement``'s partner may see of ``request`` for ``purpose``."""
-    del agreement, purpose  # the per-tier policy plugs in here
-    view: dict[str, Any] = request.model_dump(mode="json", exclude_none=True)
-    return view
+    agreement: PartnerAgreement,
+    purpose: Purpose,
+    request: ServiceRequest,
+    *,
+    keys: MaskingKeys,
+    now: datetime,
+) -> MaskedView:
+    """What ``agreement``'s partner may see of ``request`` for ``purpose`` (pure)."""
+    return mask(
+        request,
+        partner_id=agreement.id,
+        tier=agreement.data.tier,
+        purpose=purpose,
+        agreed_purposes=agreement.data.purposes,
+        keys=keys,
+        today=now.astimezone(_SHANGHAI).date(),
+    )
 
 
-def outbound_call(
-    agreement: PartnerAgreement, order_id: str, request: ServiceRequest
+async def check_consent(uow: UnitOfWork, container: Container, request: ServiceRequest) -> None:
+    """Refuse (``ConsentRequired``) a request about a customer who has not consented."""
+    customer_id = customer_id_of(request)
+    if customer_id is None:
+        return
+    await require_consent(
+        uow,
+        container.settings,
+        customer_id=customer_id,
+        category=OPERATION_CATEGORY[request.operation].value,
+        purpose=OPERATION_PURPOSE[request.operation].value,
+        partner_id=None,
+    )
+
+
+async def disclose(
+    uow: UnitOfWork,
+    container: Container,
+    agreement: PartnerAgreement,
+    order_id: str,
+    request: ServiceRequest,
+    now: datetime,
 ) -> OutboundCall:
-    """The call to ``agreement``'s partner for ``request``, carrying only the partner's view."""
+    """The call to ``agreement``'s partner, carrying only its view; audited in ``uow``."""
     purpose = OPERATION_PURPOSE[request.operation]
+    view = partner_view(agreement, purpose, request, keys=container.masking_keys, now=now)
+    numbers = {
+        relay.path: await bind_relay(
+            uow,
+            container.settings,
+            order_id=order_id,
+            partner_id=agreement.id,
+            real_number=relay.number,
+            now=now,
+        )
+        for relay in view.relays
+    }
+    await record_disclosure(
+        uow,
+        order_id=order_id,
+        customer_id=customer_id_of(request),
+        partner_id=agreement.id,
+        purpose=purpose.value,
+        policy_version=view.policy_version,
+        fields=[decision.record() for decision in view.fields],
+        now=now,
+    )
     return OutboundCall(
         partner_id=agreement.id,
         order_id=order_id,
         operation=request.operation,
-        payload=partner_view(agreement, purpose, request),
+        payload=view.with_relays(numbers),
         idempotency_key=f"{order_id}:{agreement.id}",
     )

@@ -20,13 +20,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
-from adapters import PartnerAdapter, PartnerCallError, PartnerRejected, PartnerUnavailable
+from adapters import (
+    OutboundCall,
+    PartnerAdapter,
+    PartnerCallError,
+    PartnerRejected,
+    PartnerUnavailable,
+)
 from contracts import (
     OPERATION_CATEGORY,
     TERMINAL_STATUSES,
@@ -56,13 +62,14 @@ from contracts import (
 from gateway.bootstrap import Container
 from gateway.dispatch.breaker import CircuitOpen
 from gateway.dispatch.clients import PartnerClients
-from gateway.dispatch.disclosure import outbound_call
+from gateway.dispatch.disclosure import check_consent, customer_id_of, disclose
 from gateway.dispatch.idempotency import Answer
 from gateway.dispatch.resilience import Deadline, ResilientCaller
 from gateway.dispatch.routing import MonthVolume, RoutePlan, plan_route
 from gateway.dispatch.views import OrderView
 from gateway.logs import get_logger
 from gateway.persistence.tables import OrderEventRow, OrderRow
+from gateway.privacy.relays import release_relays
 from gateway.problems import NotFound, Problem, problem_body
 
 __all__ = ["FAN_OUT_OPERATIONS", "Dispatcher", "KeyAlreadyPlaced", "Placement"]
@@ -197,12 +204,11 @@ class Dispatcher:
         if not plan.candidates:
             raise _no_partner(request, plan)
         fan_out = request.operation in FAN_OUT_OPERATIONS and request.partner_id is None
-        first = None if fan_out else plan.candidates[0].id
+        targets = plan.candidates if fan_out else plan.candidates[:1]
         order_id = placement.resume_order_id or new_order_id()
-        now = self._c.clock()
         if placement.resume_order_id is None:
             try:
-                await self._insert(order_id, request, plan, first, placement, now)
+                calls = await self._open(order_id, request, plan, targets, placement, fan_out)
             except IntegrityError:
                 # The database's twin of the Idempotency-Key: this key already has an order.
                 if placement.idempotency_key is None:
@@ -214,28 +220,33 @@ class Dispatcher:
                 if existing is None:
                     raise
                 raise KeyAlreadyPlaced(existing) from None
+        else:
+            calls = await self._redisclose(order_id, request, targets)
         if fan_out:
-            return await self._fan_out(order_id, request, plan)
-        return await self._one_by_one(order_id, request, plan)
+            return await self._fan_out(order_id, request, plan, calls)
+        return await self._one_by_one(order_id, request, plan, calls[0])
 
-    async def _insert(
+    async def _open(
         self,
         order_id: str,
         request: ServiceRequest,
         plan: RoutePlan,
-        first: str | None,
+        targets: Sequence[PartnerAgreement],
         placement: Placement,
-        now: datetime,
-    ) -> None:
+        fan_out: bool,
+    ) -> list[OutboundCall]:
+        """Consent checked, order stored, first disclosures made: one transaction."""
+        now = self._c.clock()
         async with self._c.uow() as uow:
+            await check_consent(uow, self._c, request)
             uow.orders.add(
                 OrderRow(
                     id=order_id,
                     category=OPERATION_CATEGORY[request.operation].value,
                     operation=request.operation.value,
-                    partner_id=first,
+                    partner_id=None if fan_out else targets[0].id,
                     partner_reference=None,
-                    customer_id=_customer_id(request),
+                    customer_id=customer_id_of(request),
                     status=OrderStatus.REQUESTED.value,
                     status_sequence=0,
                     request=request.model_dump(mode="json"),
@@ -249,16 +260,29 @@ class Dispatcher:
                     repair_order_id=placement.repair_order_id,
                 )
             )
+            await uow.flush()
+            calls = [await disclose(uow, self._c, a, order_id, request, now) for a in targets]
             await uow.commit()
+        return calls
 
-    async def _one_by_one(self, order_id: str, request: ServiceRequest, plan: RoutePlan) -> Answer:
+    async def _redisclose(
+        self, order_id: str, request: ServiceRequest, targets: Sequence[PartnerAgreement]
+    ) -> list[OutboundCall]:
+        now = self._c.clock()
+        async with self._c.uow() as uow:
+            await check_consent(uow, self._c, request)
+            calls = [await disclose(uow, self._c, a, order_id, request, now) for a in targets]
+            await uow.commit()
+        return calls
+
+    async def _one_by_one(
+        self, order_id: str, request: ServiceRequest, plan: RoutePlan, first: OutboundCall
+    ) -> Answer:
         deadline = Deadline.within(self._c.settings.dispatch_deadline_seconds)
         skipped = list(plan.skipped)
         pinned = request.partner_id is not None
         for index, agreement in enumerate(plan.candidates):
-            if index > 0:
-                await self._reassign(order_id, agreement.id)
-            call = outbound_call(agreement, order_id, request)
+            call = first if index == 0 else await self._reassign(order_id, agreement, request)
             try:
                 result = await self._caller.call(
                     agreement,
@@ -284,22 +308,31 @@ class Dispatcher:
             return await self._record_success(order_id, agreement.id, result, skipped)
         return await self._record_failure(order_id, skipped)
 
-    async def _fan_out(self, order_id: str, request: ServiceRequest, plan: RoutePlan) -> Answer:
+    async def _fan_out(
+        self,
+        order_id: str,
+        request: ServiceRequest,
+        plan: RoutePlan,
+        calls: Sequence[OutboundCall],
+    ) -> Answer:
         settings = self._c.settings
         deadline = Deadline.within(
             min(settings.fan_out_deadline_seconds, settings.dispatch_deadline_seconds)
         )
 
-        async def ask(agreement: PartnerAgreement) -> ServiceResult:
+        async def ask(agreement: PartnerAgreement, call: OutboundCall) -> ServiceResult:
             return await self._caller.call(
                 agreement,
                 self._adapters[agreement.api.dialect],
                 self._clients.get(agreement.id),
-                outbound_call(agreement, order_id, request),
+                call,
                 deadline,
             )
 
-        outcomes = await asyncio.gather(*(ask(a) for a in plan.candidates), return_exceptions=True)
+        outcomes = await asyncio.gather(
+            *(ask(a, c) for a, c in zip(plan.candidates, calls, strict=True)),
+            return_exceptions=True,
+        )
         skipped = list(plan.skipped)
         answered: list[tuple[PartnerAgreement, ServiceResult]] = []
         for agreement, outcome in zip(plan.candidates, outcomes, strict=True):
@@ -314,13 +347,19 @@ class Dispatcher:
         merged = _merge(request, answered)
         return await self._record_success(order_id, None, merged, skipped)
 
-    async def _reassign(self, order_id: str, partner_id: str) -> None:
+    async def _reassign(
+        self, order_id: str, agreement: PartnerAgreement, request: ServiceRequest
+    ) -> OutboundCall:
+        """The order moves to the next partner, which gets its own view: one transaction."""
+        now = self._c.clock()
         async with self._c.uow() as uow:
             row = await uow.orders.get(order_id, for_update=True)
             assert row is not None
-            row.partner_id = partner_id
-            row.updated_at = self._c.clock()
+            row.partner_id = agreement.id
+            row.updated_at = now
+            call = await disclose(uow, self._c, agreement, order_id, request, now)
             await uow.commit()
+        return call
 
     async def _record_success(
         self,
@@ -392,6 +431,7 @@ class Dispatcher:
             )
             answer = Answer(status=502, body=problem_body(problem))
             row.answer_status, row.answer = answer.status, answer.body
+            await release_relays(uow, order_id=order_id, now=now)  # the order is over
             await uow.commit()
         _log.warning("dispatch.failed", order_id=order_id, reasons=reasons)
         return answer
@@ -482,6 +522,7 @@ class Dispatcher:
                     partner_reference=None,
                     now=now,
                 )
+            await release_relays(uow, order_id=order_id, now=now)  # the order is over
             await uow.commit()
         _log.info("dispatch.cancelled", order_id=order_id)
         return await self.get(order_id)
@@ -493,11 +534,6 @@ def decide_transition_safe(current: OrderStatus, target: OrderStatus) -> bool:
         return decide_transition(current, target) is TransitionDecision.APPLY
     except ValueError:
         return False
-
-
-def _customer_id(request: ServiceRequest) -> str | None:
-    customer = getattr(request, "customer", None)
-    return None if customer is None else str(customer.customer_id)
 
 
 def _merge(

@@ -15,6 +15,9 @@ SCOPES: MappingProxyType[str, str] = MappingProxyType(
         "scorecards:read": "Read SLA scorecards and tiers (partnership managers).",
         "settlements:read": "Read commission statements (partnership managers).",
         "admin": "Operate the gateway: registry, replays, credentials (managers).",
+        "audit:read": "Read the disclosure audit (data protection officer).",
+        "relay:resolve": "Resolve a relay number to the customer's number "
+        "(the OEM's telephony provider).",
     }
 )
 """Every scope with the one-line description published in the metadata and OpenAPI."""

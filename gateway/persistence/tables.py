@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -23,10 +24,14 @@ from gateway.persistence.types import BigId, JsonDoc, UtcDateTime
 __all__ = [
     "Base",
     "ClientRow",
+    "ConsentEventRow",
+    "ConsentRow",
     "DeadLetterRow",
+    "DisclosureRow",
     "InboxRow",
     "OrderEventRow",
     "OrderRow",
+    "RelayBindingRow",
     "SigningKeyRow",
 ]
 
@@ -182,3 +187,91 @@ class SigningKeyRow(Base):
     # Set when a newer key takes over signing; the public key stays published
     # until every token it signed has expired.
     retired_at: Mapped[datetime | None]
+
+
+# Partial unique indexes hold for open relay bindings only (both databases support them).
+_OPEN_BINDING = "released_at IS NULL"
+
+
+class ConsentRow(Base):
+    """A customer's consent to share data with a category (or one partner) for a purpose.
+
+    A row with source `contract_default` and `withdrawn_at` set records that the
+    customer withdrew a purpose the OEM's service contract covers by default.
+    """
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_customer_purpose", "customer_id", "purpose"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(40))
+    # None: every partner of the category.
+    partner_id: Mapped[str | None] = mapped_column(String(40))
+    granted_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+    source: Mapped[str] = mapped_column(String(32))  # app | contract_default
+    evidence: Mapped[str | None] = mapped_column(String(200))
+
+
+class ConsentEventRow(Base):
+    """A grant or a withdrawal of consent, kept for the data protection officer."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (Index("ix_consent_events_customer_at", "customer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id", ondelete="RESTRICT"))
+    action: Mapped[str] = mapped_column(String(16))  # granted | withdrawn
+    at: Mapped[datetime]
+    client_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class DisclosureRow(Base):
+    """Which fields of a customer went to a partner, for which purpose (never a value)."""
+
+    __tablename__ = "disclosures"
+    __table_args__ = (Index("ix_disclosures_customer_created", "customer_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str | None] = mapped_column(String(40))
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    partner_id: Mapped[str] = mapped_column(String(40))
+    purpose: Mapped[str] = mapped_column(String(40))
+    policy_version: Mapped[str] = mapped_column(String(32))
+    # [{"path", "data_class", "kind", "operator"}, ...]
+    fields: Mapped[list[dict[str, str]]] = mapped_column(JsonDoc)
+    created_at: Mapped[datetime]
+
+
+class RelayBindingRow(Base):
+    """A virtual number of the OEM's telephony provider standing for a customer's number."""
+
+    __tablename__ = "relay_bindings"
+    __table_args__ = (
+        Index(
+            "uq_relay_bindings_open_virtual",
+            "virtual_number",
+            unique=True,
+            sqlite_where=text(_OPEN_BINDING),
+            postgresql_where=text(_OPEN_BINDING),
+        ),
+        Index(
+            "uq_relay_bindings_open_order_number",
+            "order_id",
+            "real_number",
+            unique=True,
+            sqlite_where=text(_OPEN_BINDING),
+            postgresql_where=text(_OPEN_BINDING),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    virtual_number: Mapped[str] = mapped_column(String(20))
+    order_id: Mapped[str] = mapped_column(String(40))
+    partner_id: Mapped[str] = mapped_column(String(40))
+    real_number: Mapped[str] = mapped_column(String(20))
+    bound_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]

@@ -8,9 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.persistence.repositories import (
     ClientRepository,
+    ConsentRepository,
     DeadLetterRepository,
+    DisclosureRepository,
     InboxRepository,
     OrderRepository,
+    RelayRepository,
     SigningKeyRepository,
 )
 
@@ -25,6 +28,9 @@ class UnitOfWork:
     inbox: InboxRepository
     dead_letters: DeadLetterRepository
     signing_keys: SigningKeyRepository
+    consents: ConsentRepository
+    disclosures: DisclosureRepository
+    relays: RelayRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -37,6 +43,9 @@ class UnitOfWork:
         self.inbox = InboxRepository(session)
         self.dead_letters = DeadLetterRepository(session)
         self.signing_keys = SigningKeyRepository(session)
+        self.consents = ConsentRepository(session)
+        self.disclosures = DisclosureRepository(session)
+        self.relays = RelayRepository(session)
         return self
 
     async def __aexit__(

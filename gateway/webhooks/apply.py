@@ -21,6 +21,7 @@ from gateway.logs import get_logger
 from gateway.persistence.repositories import Delivery
 from gateway.persistence.tables import DeadLetterRow, OrderEventRow
 from gateway.persistence.uow import UnitOfWork
+from gateway.privacy.relays import release_relays
 from gateway.problems import FieldError
 from gateway.registry import Registry
 from gateway.webhooks.outcomes import DeliveryOutcome, Outcome
@@ -29,6 +30,11 @@ __all__ = ["apply_delivery", "dead_letter", "parse_event"]
 
 _log = get_logger("gateway.webhooks")
 _security = get_logger("gateway.security")
+
+# Statuses after which nobody needs to call the customer through a relay number.
+_CLOSING = frozenset(
+    {OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.FAILED, OrderStatus.REJECTED}
+)
 
 
 class _DeadLetter(Exception):
@@ -190,6 +196,10 @@ async def _apply_event(
             now=now,
         )
         final_status = target.value
+        if target in _CLOSING:
+            # The order is over: its relay numbers stop reaching the customer, in this
+            # same transaction, and go back to the pool.
+            await release_relays(uow, order_id=order.id, now=now)
         outcome, detail = Outcome.APPLIED, f"order moved from {current} to {target}"
     elif decision is None:
         outcome, detail = Outcome.RECORDED, "recorded in the order's history"

@@ -224,15 +224,22 @@ class TestStationSearch:
         assert isinstance(result, StationList)
         assert len(result.stations) == MAX_STATION_PAGES
 
-    async def test_undisclosed_coordinates_are_a_missing_field(
-        self, http: httpx.AsyncClient
+    async def test_without_coordinates_the_city_is_searched(
+        self, partner: respx.MockRouter, http: httpx.AsyncClient
     ) -> None:
         payload = _example(Operation.CHARGING_SEARCH)
         del payload["location"]["lat"]
+        route = partner.get("/v1/stations").respond(200, json={"stations": [], "next_cursor": None})
+        await _API.call(http, _call(Operation.CHARGING_SEARCH, payload))
+        sent = dict(route.calls[0].request.url.params)
+        assert sent["city"] == "Shenzhen" and "lat" not in sent and "radius_m" not in sent
+
+    async def test_no_place_at_all_is_a_missing_field(self, http: httpx.AsyncClient) -> None:
+        payload = _example(Operation.CHARGING_SEARCH)
+        payload["location"] = {}
         with pytest.raises(PartnerRejected) as caught:
             await _API.call(http, _call(Operation.CHARGING_SEARCH, payload))
         assert caught.value.code == "missing_field"
-        assert "location.lat" in str(caught.value)
 
     async def test_a_station_outside_the_contract_is_unusable(
         self, partner: respx.MockRouter, http: httpx.AsyncClient

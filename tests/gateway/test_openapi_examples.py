@@ -13,7 +13,9 @@ from standardwebhooks.webhooks import Webhook
 
 from contracts import EXAMPLE_REQUESTS, Operation
 from gateway.api.orders import EXAMPLE_ORDER_ID
+from gateway.api.privacy import EXAMPLE_REAL_NUMBER, EXAMPLE_VIRTUAL_NUMBER
 from gateway.oauth.credentials import IssuedCredentials, create_client, rotate_partner_credentials
+from gateway.privacy.relays import bind_relay
 from tests.gateway.conftest import AccessToken, IssueCredentials
 from tests.gateway.webhooks.conftest import order_row
 
@@ -104,6 +106,22 @@ async def _place_example_order(app: FastAPI, client: httpx.AsyncClient) -> str:
     return order_id
 
 
+async def _bind_example_relay(app: FastAPI) -> None:
+    """The relay number example resolves only while it is bound: bind it (or find it bound)."""
+    container = app.state.container
+    settings = container.settings.model_copy(update={"relay_number_pool": EXAMPLE_VIRTUAL_NUMBER})
+    async with container.uow() as uow:
+        await bind_relay(
+            uow,
+            settings,
+            order_id=EXAMPLE_ORDER_ID,
+            partner_id="swiftrent",
+            real_number=EXAMPLE_REAL_NUMBER,
+            now=datetime.now(UTC),
+        )
+        await uow.commit()
+
+
 async def rotate_or_create_app_client(app: FastAPI) -> IssuedCredentials:
     return await create_client(
         app.state.container, f"examples-{uuid.uuid4().hex[:6]}", ["services:write"]
@@ -134,6 +152,8 @@ class TestOpenApiExamples:
             if "{order_id}" in path:
                 # Order ids are minted by the gateway: place the example order, use its id.
                 url = url.replace(EXAMPLE_ORDER_ID, await _place_example_order(app, client))
+            if path.startswith("/v1/relay-numbers/"):
+                await _bind_example_relay(app)
             auth = None
             for requirement in operation.get("security", []):
                 if "client_secret_basic" in requirement:

@@ -21,5 +21,5 @@ def test_only_the_choke_point_builds_outbound_calls() -> None:
 
 def test_adapters_are_called_only_with_choke_point_calls() -> None:
     service = (GATEWAY / "dispatch" / "service.py").read_text(encoding="utf-8")
-    assert "outbound_call(" in service
+    assert "disclose(" in service
     assert ".payload" not in service

@@ -24,7 +24,6 @@ from contracts import (
     ServiceResult,
 )
 from gateway.dispatch.breaker import BreakerState, CircuitBreakers, CircuitOpen
-from gateway.dispatch.disclosure import outbound_call
 from gateway.dispatch.resilience import Deadline, ResilientCaller
 from gateway.hotstate import Keyspace, MemoryHotState
 from gateway.metrics import GatewayMetrics
@@ -91,8 +90,10 @@ def caller() -> ResilientCaller:
 
 
 def _call(agreement: PartnerAgreement) -> OutboundCall:
-    return outbound_call(
-        agreement, "ord_01jq3v8y0a1b2c3d4e5f6g7h8j", EXAMPLE_REQUESTS[Operation.COURTESY_CAR_BOOK]
+    order_id = "ord_01jq3v8y0a1b2c3d4e5f6g7h8j"
+    request = EXAMPLE_REQUESTS[Operation.COURTESY_CAR_BOOK]
+    return OutboundCall(
+        agreement.id, order_id, request.operation, request.model_dump(mode="json"), order_id
     )
 
 
