@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from adapters import ADAPTERS
 from gateway import __version__
-from gateway.api import agreements, health, orders, partners, privacy, webhooks
+from gateway.api import agreements, exports, health, orders, partners, privacy, webhooks
 from gateway.api.oauth import router as oauth_router
 from gateway.api.openapi import install_openapi
 from gateway.bootstrap import Container, build_container
@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(webhooks.router)
     app.include_router(orders.router)
     app.include_router(privacy.router)
+    app.include_router(exports.router)
     app.add_middleware(
         RequestEnvelopeMiddleware,
         metrics=container.metrics,
