@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final
+from functools import lru_cache
+from typing import Any, Final, NamedTuple
 
 from pydantic import BaseModel
 
@@ -57,8 +58,7 @@ _PARTIAL: Final[Mapping[FieldKind, Callable[[str], str]]] = {
 _KEEP_FORMAT: Final[Mapping[FieldKind, Callable[[str], str]]] = {FieldKind.VIN: validate_vin}
 
 
-@dataclass(frozen=True, slots=True)
-class FieldDecision:
+class FieldDecision(NamedTuple):
     """What the policy did with one field (no value)."""
 
     path: str
@@ -114,77 +114,98 @@ def _copy(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A classified field's marker and the rule the policy gives it (precomputed)."""
+
+    marker: Sensitivity
+    rule: Rule | None
+    data_class: str
+    kind: str
+
+
+@lru_cache(maxsize=512)
+def _plan(
+    model: type[BaseModel], policy: Policy, purpose: Purpose, tier: DataClass
+) -> Mapping[str, _Entry]:
+    # The rule of a field depends on its kind and class, the purpose and the tier only:
+    # decided once per model, purpose and tier instead of once per field and record.
+    return {
+        path: _Entry(
+            marker,
+            policy.decide(marker.kind, marker.data_class, purpose, tier),
+            marker.data_class.value,
+            marker.kind.value,
+        )
+        for path, marker in sensitivity_map(model).items()
+    }
+
+
 @dataclass
 class _Walk:
-    markers: Mapping[str, Sensitivity]
-    policy: Policy
-    purpose: Purpose
-    tier: DataClass
+    plan: Mapping[str, _Entry]
     partner_id: str
     keys: MaskingKeys
     today: date
     decisions: list[FieldDecision] = field(default_factory=list)
     relays: list[RelayRequest] = field(default_factory=list)
+    # One record often repeats a value (the customer's address is the pickup address):
+    # generalise it once per record. Nothing outlives the call.
+    seen: dict[tuple[Operator, str], str] = field(default_factory=dict)
 
-    def note(self, path: str, marker: Sensitivity | None, operator: Operator) -> None:
-        self.decisions.append(
-            FieldDecision(
-                path,
-                marker.data_class.value if marker else UNCLASSIFIED,
-                marker.kind.value if marker else UNCLASSIFIED,
-                operator,
-            )
-        )
-
-    def rule(self, marker: Sensitivity) -> Rule | None:
-        return self.policy.decide(marker.kind, marker.data_class, self.purpose, self.tier)
+    def note(self, path: str, entry: _Entry | None, operator: Operator) -> None:
+        if entry is None:
+            self.decisions.append(FieldDecision(path, UNCLASSIFIED, UNCLASSIFIED, operator))
+        else:
+            self.decisions.append(FieldDecision(path, entry.data_class, entry.kind, operator))
 
     def object(self, source: Mapping[str, Any], prefix: str, shown: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        self.point(source, prefix, shown, out)
+        done = self.point(source, prefix, shown, out) if "lat" in source else ()
+        plan = self.plan
         for key, value in source.items():
-            if key in out or value is None:
+            if value is None or key in done:
                 continue
-            path, display = f"{prefix}{key}", f"{shown}{key}"
-            marker = self.markers.get(path)
-            if marker is None and isinstance(value, dict):
-                out[key] = self.object(value, f"{path}.", f"{display}.")
-            elif marker is None and isinstance(value, list):
-                out[key] = self.items(value, f"{path}[]", display)
-            elif marker is None:
-                self.note(display, None, Operator.DROP)
+            path, display = prefix + key, shown + key
+            entry = plan.get(path)
+            if entry is not None:
+                self.leaf(key, value, entry, display, out)
+            elif isinstance(value, dict):
+                out[key] = self.object(value, path + ".", display + ".")
+            elif isinstance(value, list):
+                out[key] = self.items(value, path + "[]", display)
             else:
-                self.leaf(key, value, marker, display, out)
+                self.note(display, None, Operator.DROP)
         return out
 
     def items(self, values: list[Any], path: str, shown: str) -> list[Any]:
-        marker = self.markers.get(path)
+        entry = self.plan.get(path)
         kept: list[Any] = []
         for index, value in enumerate(values):
             display = f"{shown}[{index}]"
-            if marker is None and isinstance(value, dict):
+            if entry is None and isinstance(value, dict):
                 kept.append(self.object(value, f"{path}.", f"{display}."))
-            elif marker is None:
+            elif entry is None:
                 self.note(display, None, Operator.DROP)
             else:
                 holder: dict[str, Any] = {}
-                self.leaf("v", value, marker, display, holder)
+                self.leaf("v", value, entry, display, holder)
                 if "v" in holder:
                     kept.append(holder["v"])
         return kept
 
     def point(
         self, source: Mapping[str, Any], prefix: str, shown: str, out: dict[str, Any]
-    ) -> None:
+    ) -> tuple[str, ...]:
         """A lat/lon pair of GPS fields, snapped together to its geohash cell's centre."""
-        lat_marker = self.markers.get(f"{prefix}lat")
-        lon_marker = self.markers.get(f"{prefix}lon")
-        if not (lat_marker and lon_marker and lat_marker.kind is FieldKind.GPS):
-            return
+        lat_entry = self.plan.get(f"{prefix}lat")
+        lon_entry = self.plan.get(f"{prefix}lon")
+        if not (lat_entry and lon_entry and lat_entry.marker.kind is FieldKind.GPS):
+            return ()
         lat, lon = source.get("lat"), source.get("lon")
         if lat is None or lon is None:
-            return
-        rule = self.rule(lat_marker)
+            return ()
+        rule = lat_entry.rule
         operator = Operator.DROP
         if rule is not None and rule.operator is Operator.GEOHASH and rule.precision:
             try:
@@ -196,21 +217,21 @@ class _Walk:
             else:
                 out.update(lat=centre_lat, lon=centre_lon, geohash=code)
                 operator = Operator.GEOHASH
-        if operator is Operator.DROP:
-            # Dropped together: `out` gets placeholders removed after the walk.
-            out.update(lat=None, lon=None)
-        for name, marker in (("lat", lat_marker), ("lon", lon_marker)):
-            self.note(f"{shown}{name}", marker, operator)
+        for name, entry in (("lat", lat_entry), ("lon", lon_entry)):
+            self.note(f"{shown}{name}", entry, operator)
         if operator is Operator.GEOHASH:
-            self.note(f"{shown}geohash", lat_marker, Operator.GEOHASH)
+            self.note(f"{shown}geohash", lat_entry, Operator.GEOHASH)
+        return ("lat", "lon")
 
-    def leaf(
-        self, key: str, value: Any, marker: Sensitivity, shown: str, out: dict[str, Any]
-    ) -> None:
-        rule = self.rule(marker)
+    def leaf(self, key: str, value: Any, entry: _Entry, shown: str, out: dict[str, Any]) -> None:
+        rule = entry.rule
         operator = rule.operator if rule is not None else Operator.DROP
+        if operator is Operator.KEEP and entry.marker.kind not in _KEEP_FORMAT:
+            out[key] = value  # the common case, without the general path below
+            self.note(shown, entry, operator)
+            return
         try:
-            applied = self.apply(operator, marker, value, shown, out)
+            applied = self.apply(operator, entry.marker, value, shown, out)
         except (TypeError, ValueError):
             applied = False
         if applied:
@@ -218,7 +239,7 @@ class _Walk:
                 out[key] = applied if applied is not True else value
         else:
             operator = Operator.DROP
-        self.note(shown, marker, operator)
+        self.note(shown, entry, operator)
 
     def apply(
         self, operator: Operator, marker: Sensitivity, value: Any, shown: str, out: dict[str, Any]
@@ -241,10 +262,12 @@ class _Walk:
             return self.keys.pseudonym(self.partner_id, text)
         if operator is Operator.TOKEN:
             return self.keys.token(self.partner_id, text)
-        if operator is Operator.DISTRICT:
-            return district_of_address(text)
-        if operator is Operator.STREET:
-            return street_of_address(text)
+        if operator is Operator.DISTRICT or operator is Operator.STREET:
+            done = self.seen.get((operator, text))
+            if done is None:
+                cut = district_of_address if operator is Operator.DISTRICT else street_of_address
+                done = self.seen[(operator, text)] = cut(text)
+            return done
         if operator is Operator.RELAY:
             if "[" in shown:
                 return False  # relays are bound to single fields only
@@ -285,14 +308,6 @@ class _Walk:
         return True
 
 
-def _prune(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _prune(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_prune(v) for v in value]
-    return value
-
-
 def mask_json(
     record: Mapping[str, Any],
     model: type[BaseModel],
@@ -308,8 +323,8 @@ def mask_json(
     """The view of ``record`` (JSON of ``model``) for one partner and purpose."""
     # A purpose the agreement does not list gets nothing beyond public data.
     effective = tier if purpose in agreed_purposes else DataClass.PUBLIC
-    walk = _Walk(sensitivity_map(model), policy, purpose, effective, partner_id, keys, today)
-    payload = _prune(walk.object(record, "", ""))
+    walk = _Walk(_plan(model, policy, purpose, effective), partner_id, keys, today)
+    payload = walk.object(record, "", "")
     return MaskedView(payload, tuple(walk.decisions), tuple(walk.relays), policy.version)
 
 

@@ -235,3 +235,17 @@ def test_every_code_decodes_near_its_cell_centre(code: str) -> None:
     assert abs(lon - (lon_lo + lon_hi) / 2) <= 5e-7
     if len(code) <= 11:
         assert geohash_encode(lat, lon, len(code)) == code
+
+
+@given(
+    st.floats(min_value=-90, max_value=90, allow_nan=False),
+    st.floats(min_value=-180, max_value=180, allow_nan=False),
+    st.integers(min_value=1, max_value=12),
+)
+def test_the_fast_snap_is_the_reference_encoding(lat: float, lon: float, precision: int) -> None:
+    from masking.operators import geohash_centre, geohash_encode, snap_to_geohash
+
+    code, centre_lat, centre_lon = snap_to_geohash(lat, lon, precision)
+    assert code == geohash_encode(lat, lon, precision)
+    if precision <= 11:
+        assert (centre_lat, centre_lon) == geohash_centre(code)
