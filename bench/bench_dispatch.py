@@ -10,7 +10,7 @@ a partners directory holding only a copy of citycar's agreement pointed at the s
 distinct: the gateway gets the example courtesy-car request with its own `Idempotency-Key`
 and an OEM app token (scope `services:write`), so each one is routed, stored, sent to the
 partner and answered 201; the direct and proxied calls carry the body the gateway sends
-(built by `gateway.dispatch.disclosure.outbound_call`), each with its own order id.
+(the partner's masked view, `gateway.dispatch.disclosure.partner_view`), each with its own order id.
 Targets: the gateway adds under 3 ms to the direct call's median latency at 1 connection,
 and keeps at least 60 % of the pass-through proxy's throughput at the run's connections.
 The sandbox is pinned with the servers under test; PostgreSQL and Redis are not pinned.
@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -44,8 +45,16 @@ from bench.context import Comparison, Context
 from bench.figures import Figure, LoadResult, median_result
 from bench.replay import RequestFile, write_request_file
 from bench.servers import Server, ServerSpec
-from contracts import EXAMPLE_REQUESTS, ApiKeyAuth, Operation, PartnerAgreement, new_order_id
-from gateway.dispatch.disclosure import outbound_call
+from contracts import (
+    EXAMPLE_REQUESTS,
+    OPERATION_PURPOSE,
+    ApiKeyAuth,
+    Operation,
+    PartnerAgreement,
+    new_order_id,
+)
+from gateway.dispatch.disclosure import partner_view
+from masking import MaskingKeys
 
 SUBJECT = "gateway"
 DIRECT = "partner direct"
@@ -195,14 +204,22 @@ def write_partner_orders(
     """One partner order per id, as the gateway sends it; with the API key header if `key`."""
 
     def orders() -> Iterator[tuple[Mapping[str, str], bytes]]:
+        view = partner_view(
+            agreement,
+            OPERATION_PURPOSE[_SERVICE_REQUEST.operation],
+            _SERVICE_REQUEST,
+            keys=MaskingKeys.development(),
+            now=datetime.now(UTC),
+        )
+        # What the gateway sends: the masked view, with a relay number where the phone was.
+        payload = view.with_relays({r.path: "17100000000" for r in view.relays})
         for order_id in order_ids:
-            call = outbound_call(agreement, order_id, _SERVICE_REQUEST)
             body = {
-                "order_id": call.order_id,
-                "operation": call.operation.value,
-                "request": dict(call.payload),
+                "order_id": order_id,
+                "operation": _SERVICE_REQUEST.operation.value,
+                "request": payload,
             }
-            yield {"idempotency-key": call.idempotency_key}, orjson.dumps(body)
+            yield {"idempotency-key": f"{order_id}:{agreement.id}"}, orjson.dumps(body)
 
     common = {"content-type": "application/json"}
     if key is not None:
