@@ -11,7 +11,17 @@ from fastapi import FastAPI
 
 from adapters import ADAPTERS
 from gateway import __version__
-from gateway.api import agreements, exports, health, orders, partners, privacy, webhooks
+from gateway.api import (
+    agreements,
+    exports,
+    feedback,
+    health,
+    orders,
+    partners,
+    privacy,
+    scorecards,
+    webhooks,
+)
 from gateway.api.oauth import router as oauth_router
 from gateway.api.openapi import install_openapi
 from gateway.bootstrap import Container, build_container
@@ -27,6 +37,9 @@ from gateway.oauth.credentials import webhook_secrets
 from gateway.persistence.migrate import current_revision, head_revision, upgrade
 from gateway.problems import install_problem_handlers
 from gateway.settings import Settings
+from gateway.slo.alerts import AlertMonitor
+from gateway.slo.calls import CallRecorder
+from gateway.slo.sweep import run_sweep
 from gateway.webhooks.intake import WebhookIntake
 
 __all__ = ["create_app"]
@@ -82,6 +95,17 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             database="sqlite" if settings.uses_embedded_database else "postgresql",
             hot_state="memory" if settings.uses_embedded_hot_state else "redis",
         )
+        background = [
+            asyncio.create_task(
+                run_sweep(container, interval_seconds=settings.sla_sweep_interval_seconds),
+                name="sla-sweep",
+            ),
+            asyncio.create_task(call_recorder.run(), name="partner-call-recorder"),
+            asyncio.create_task(
+                alert_monitor.run(interval_seconds=settings.burn_check_interval_seconds),
+                name="burn-alerts",
+            ),
+        ]
         recovery = asyncio.create_task(
             intake.run_recovery(
                 interval_seconds=settings.inbox_recovery_interval_seconds,
@@ -93,7 +117,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             yield
         finally:
             recovery.cancel()
-            await asyncio.gather(recovery, return_exceptions=True)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(recovery, *background, return_exceptions=True)
             for sandbox in sandboxes.values():
                 await sandbox.aclose()
             await partner_clients.aclose()
@@ -108,6 +134,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             {"name": "operations", "description": "Health, readiness and metrics."},
             {"name": "partners", "description": "The partner registry and agreements."},
             {"name": "orders", "description": "The OEM app: partner services and orders."},
+            {"name": "feedback", "description": "Ratings, complaints and SLA alerts."},
+            {"name": "scorecards", "description": "Partner scorecards, tiers, month close."},
             {
                 "name": "privacy",
                 "description": "Consents, the disclosure audit and relay numbers.",
@@ -136,14 +164,19 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     sandboxes = mount_sandboxes(app, container, in_process) if in_process is not None else {}
     app.state.sandboxes = sandboxes
+    call_recorder = CallRecorder(container)
+    alert_monitor = AlertMonitor(container)
+    app.state.alerts = alert_monitor
     app.state.dispatcher = Dispatcher(
         container,
         partner_clients,
         ResilientCaller(
             CircuitBreakers(container.hot_state, container.keys, container.metrics),
             container.metrics,
+            on_attempt=call_recorder.record,
         ),
         ADAPTERS,
+        demoted=alert_monitor.demoted,
     )
     app.state.idempotency = IdempotencyKeys(
         container.hot_state,
@@ -159,8 +192,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(oauth_router)
     app.include_router(webhooks.router)
     app.include_router(orders.router)
+    app.include_router(feedback.router)
     app.include_router(privacy.router)
     app.include_router(exports.router)
+    app.include_router(scorecards.router)
     app.add_middleware(
         RequestEnvelopeMiddleware,
         metrics=container.metrics,

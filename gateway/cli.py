@@ -16,6 +16,7 @@ from gateway.persistence.db import create_engine
 from gateway.persistence.migrate import current_revision, head_revision, upgrade
 from gateway.privacy.cli import masking_app
 from gateway.registry import RegistryError, load_registry, validate_directory
+from gateway.scorecards.cli import scorecard_app
 from gateway.settings import Settings
 from gateway.webhooks.cli import events_app
 
@@ -31,6 +32,7 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(events_app, name="events")
 app.add_typer(masking_app, name="masking")
+app.add_typer(scorecard_app, name="scorecard")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
@@ -98,6 +98,26 @@ class GatewayMetrics:
             "pgw_dispatch_failovers",
             "Service requests moved on from a partner to the next, by partner left and reason.",
             ["partner", "reason"],
+            registry=self.registry,
+        )
+
+        self.sla_breaches = Counter(
+            "pgw_sla_breaches",
+            "SLA clocks breached, by partner and term.",
+            ["partner", "term"],
+            registry=self.registry,
+        )
+        self.sla_clocks_resolved = Counter(
+            "pgw_sla_clocks_resolved",
+            "SLA clocks stopped by the partner's event, by partner, term and result.",
+            ["partner", "term", "result"],
+            registry=self.registry,
+        )
+        self.fast_burn = Gauge(
+            "pgw_sla_fast_burn",
+            "1 while a partner burns its monthly error budget fast, by partner and signal "
+            "(on_time, availability).",
+            ["partner", "signal"],
             registry=self.registry,
         )
 

@@ -111,6 +111,19 @@ class Settings(BaseSettings):
     masking_active_key: str | None = Field(
         None, description="The key id new pseudonyms and tokens use (default: the only one)."
     )
+    sla_sweep_interval_seconds: float = Field(
+        5, gt=0, le=3600, description="How often open SLA clocks past their deadline are breached."
+    )
+    burn_check_interval_seconds: float = Field(
+        60, gt=0, le=3600, description="How often partners' error-budget burn rates are checked."
+    )
+    scorecard_min_ratings: int = Field(
+        30,
+        ge=1,
+        le=100_000,
+        description="Fewer ratings in a month than this, and the month's tier decision keeps "
+        "the previous tier (provisional).",
+    )
     courtesy_car_threshold_hours: float = Field(
         4, gt=0, le=720, description="Repairs estimated longer than this get a courtesy car."
     )

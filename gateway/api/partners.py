@@ -18,6 +18,8 @@ from contracts import (
 from gateway.api.deps import ContainerDep, ManagerDep, problem_responses
 from gateway.problems import NotFound
 from gateway.registry import UnknownPartner
+from gateway.scorecards import tier_in_force
+from gateway.scorecards.months import current_month
 
 __all__ = ["router"]
 
@@ -71,9 +73,15 @@ async def list_partners(
     return [_summary(a) for a in sorted(agreements, key=lambda a: a.id)]
 
 
+class PartnerDetail(PartnerAgreement):
+    """The partner's agreement and the tier in force this month (Asia/Shanghai)."""
+
+    tier_in_force: PartnerTier
+
+
 @router.get(
     "/{partner_id}",
-    response_model=PartnerAgreement,
+    response_model=PartnerDetail,
     summary="One partner's agreement",
     responses=problem_responses(401, 403, 404),
 )
@@ -81,13 +89,16 @@ async def get_partner(
     container: ContainerDep,
     _manager: ManagerDep,
     partner_id: Annotated[str, Path(description="Partner id.", examples=["swiftrent"])],
-) -> PartnerAgreement:
-    """The partner's whole agreement: SLA terms, commission plans, data sharing, exclusivity."""
+) -> PartnerDetail:
+    """The partner's whole agreement: SLA terms, commission plans, data sharing, exclusivity;
+    and `tier_in_force`, the tier this month after the monthly scorecards (docs/scorecards.md)."""
     try:
-        return container.registry.get(partner_id)
+        agreement = container.registry.get(partner_id)
     except UnknownPartner as exc:
         raise NotFound(
             f"No partner '{partner_id}' in the registry; GET /v1/partners lists them.",
             slug="unknown-partner",
             title="Unknown partner",
         ) from exc
+    tier = await tier_in_force(container, partner_id, current_month(container.clock()))
+    return PartnerDetail.model_validate({**agreement.model_dump(), "tier_in_force": tier})

@@ -82,9 +82,16 @@ def _outcome(exc: BaseException | None) -> str:
 class ResilientCaller:
     """Calls partners through their adapters under each agreement's resilience terms."""
 
-    def __init__(self, breakers: CircuitBreakers, metrics: GatewayMetrics) -> None:
+    def __init__(
+        self,
+        breakers: CircuitBreakers,
+        metrics: GatewayMetrics,
+        on_attempt: Callable[[str, str, float, str], None] | None = None,
+    ) -> None:
         self.breakers = breakers
         self._metrics = metrics
+        self._on_attempt = on_attempt
+        """Told of every attempt: partner, operation, seconds, outcome (availability)."""
 
     async def call(
         self,
@@ -174,9 +181,10 @@ class ResilientCaller:
                 await self.breakers.record_success(admission)
             raise
         finally:
-            self._metrics.partner_call_latency.labels(agreement.id, label).observe(
-                time.perf_counter() - started
-            )
-            self._metrics.partner_calls.labels(agreement.id, label, _outcome(failure)).inc()
+            seconds, outcome = time.perf_counter() - started, _outcome(failure)
+            self._metrics.partner_call_latency.labels(agreement.id, label).observe(seconds)
+            self._metrics.partner_calls.labels(agreement.id, label, outcome).inc()
+            if self._on_attempt is not None:
+                self._on_attempt(agreement.id, label, seconds, outcome)
         await self.breakers.record_success(admission)
         return result

@@ -14,11 +14,15 @@ order counts, scores), so every rule is testable with plain values:
 
 Eligible partners are ordered gold, silver, bronze, then by score (higher
 first; the SLA scorecards provide scores, absent ones rank last), then by id.
+A partner burning its SLA error budget fast (``demoted``) keeps its
+eligibility but goes behind every partner that is not. The tier used is the
+one in force this month (``tiers``, from the closed scorecards), else the
+agreement's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
@@ -62,7 +66,11 @@ def _skip(agreement: PartnerAgreement, reason: SkipReason, detail: str) -> Skipp
 
 
 def _ineligibility(
-    agreement: PartnerAgreement, city: str | None, today: date, volume: MonthVolume
+    agreement: PartnerAgreement,
+    tier: PartnerTier,
+    city: str | None,
+    today: date,
+    volume: MonthVolume,
 ) -> SkippedPartner | None:
     if city is not None and city not in agreement.cities:
         return _skip(agreement, SkipReason.NOT_IN_CITY, f"does not serve {city}")
@@ -74,10 +82,10 @@ def _ineligibility(
             SkipReason.OUTSIDE_VALIDITY,
             f"agreement in force {agreement.validity.valid_from} to {agreement.validity.valid_to}",
         )
-    if agreement.tier not in TIER_ORDER:
-        return _skip(agreement, SkipReason.TIER_EXCLUDED, f"tier {agreement.tier} takes no orders")
+    if tier not in TIER_ORDER:
+        return _skip(agreement, SkipReason.TIER_EXCLUDED, f"tier {tier} takes no orders")
     cap = agreement.volume_cap_share
-    if agreement.tier is PartnerTier.BRONZE and cap is not None:
+    if tier is PartnerTier.BRONZE and cap is not None:
         taken = volume.by_partner.get(agreement.id, 0)
         if taken >= cap * max(volume.total, 1):
             return _skip(
@@ -97,29 +105,43 @@ def plan_route(
     pinned: str | None = None,
     volume: MonthVolume | None = None,
     scores: Mapping[str, float] | None = None,
+    tiers: Mapping[str, PartnerTier] | None = None,
+    demoted: Collection[str] = (),
 ) -> RoutePlan:
     """The eligible partners of ``category`` for a request in ``city``, best first."""
     volume = volume or MonthVolume()
     scores = scores or {}
+    tiers = tiers or {}
+
+    def tier_of(agreement: PartnerAgreement) -> PartnerTier:
+        return tiers.get(agreement.id, agreement.tier)
+
     of_category = [a for a in agreements if a.category is category]
     if pinned is not None:
         of_category = [a for a in of_category if a.id == pinned]
     eligible: list[PartnerAgreement] = []
     skipped: list[SkippedPartner] = []
     for agreement in of_category:
-        refusal = _ineligibility(agreement, city, today, volume)
+        refusal = _ineligibility(agreement, tier_of(agreement), city, today, volume)
         if refusal is None:
             eligible.append(agreement)
         else:
             skipped.append(refusal)
     exclusive = [a for a in eligible if a.exclusivity.exclusive_in_category]
     if exclusive and pinned is None:
-        holder = min(exclusive, key=lambda a: (TIER_ORDER[a.tier], a.id))
+        holder = min(exclusive, key=lambda a: (TIER_ORDER[tier_of(a)], a.id))
         for agreement in eligible:
             if agreement.id != holder.id:
                 skipped.append(
                     _skip(agreement, SkipReason.EXCLUSIVITY, f"{holder.id} is exclusive here")
                 )
         eligible = [holder]
-    eligible.sort(key=lambda a: (TIER_ORDER[a.tier], -scores.get(a.id, float("-inf")), a.id))
+    eligible.sort(
+        key=lambda a: (
+            a.id in demoted,
+            TIER_ORDER[tier_of(a)],
+            -scores.get(a.id, float("-inf")),
+            a.id,
+        )
+    )
     return RoutePlan(candidates=tuple(eligible), skipped=tuple(skipped))

@@ -18,10 +18,10 @@ that arrived in time are merged side by side.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, timedelta
-from typing import Any, Final
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +34,7 @@ from adapters import (
     PartnerUnavailable,
 )
 from contracts import (
+    DISPATCHED,
     OPERATION_CATEGORY,
     TERMINAL_STATUSES,
     BenefitRedemption,
@@ -47,6 +48,7 @@ from contracts import (
     OrderCancelled,
     OrderStatus,
     PartnerAgreement,
+    PartnerTier,
     PointsExchange,
     RoutingDecision,
     ServiceRequest,
@@ -71,6 +73,7 @@ from gateway.logs import get_logger
 from gateway.persistence.tables import OrderEventRow, OrderRow
 from gateway.privacy.relays import release_relays
 from gateway.problems import NotFound, Problem, problem_body
+from gateway.slo.clocks import start_clocks
 
 __all__ = ["FAN_OUT_OPERATIONS", "Dispatcher", "KeyAlreadyPlaced", "Placement"]
 
@@ -130,6 +133,14 @@ def _skip_of(agreement: PartnerAgreement, exc: Exception) -> SkippedPartner:
     )
 
 
+class TierSource(Protocol):
+    """The tiers in force in a month, from the closed scorecards."""
+
+    async def tiers(self, month: str) -> Mapping[str, PartnerTier]:
+        """Partner id -> tier in force in ``month`` (partners without a change: absent)."""
+        ...
+
+
 class KeyAlreadyPlaced(Exception):
     """The client's Idempotency-Key already has an order (found by the database)."""
 
@@ -162,11 +173,16 @@ class Dispatcher:
         clients: PartnerClients,
         caller: ResilientCaller,
         adapters: Mapping[str, PartnerAdapter],
+        *,
+        demoted: Callable[[], Collection[str]] = frozenset,
+        tiers: TierSource | None = None,
     ) -> None:
         self._c = container
         self._clients = clients
         self._caller = caller
         self._adapters = adapters
+        self._demoted = demoted
+        self._tiers = tiers
 
     # -- routing ------------------------------------------------------------------------
 
@@ -187,6 +203,7 @@ class Dispatcher:
                     category.value, start.astimezone(UTC), end.astimezone(UTC)
                 )
             volume = MonthVolume(total=total, by_partner=by_partner)
+        tiers = await self._tiers.tiers(local.strftime("%Y-%m")) if self._tiers else {}
         return plan_route(
             agreements,
             category=category,
@@ -194,6 +211,8 @@ class Dispatcher:
             today=local.date(),
             pinned=request.partner_id,
             volume=volume,
+            tiers=tiers,
+            demoted=self._demoted(),
         )
 
     # -- placing ------------------------------------------------------------------------
@@ -283,6 +302,7 @@ class Dispatcher:
         pinned = request.partner_id is not None
         for index, agreement in enumerate(plan.candidates):
             call = first if index == 0 else await self._reassign(order_id, agreement, request)
+            dispatched_at = self._c.clock()
             try:
                 result = await self._caller.call(
                     agreement,
@@ -305,7 +325,9 @@ class Dispatcher:
                 if pinned or deadline.remaining() <= 0:
                     break
                 continue
-            return await self._record_success(order_id, agreement.id, result, skipped)
+            return await self._record_success(
+                order_id, agreement, result, skipped, dispatched_at=dispatched_at
+            )
         return await self._record_failure(order_id, skipped)
 
     async def _fan_out(
@@ -345,7 +367,7 @@ class Dispatcher:
         if not answered:
             return await self._record_failure(order_id, skipped)
         merged = _merge(request, answered)
-        return await self._record_success(order_id, None, merged, skipped)
+        return await self._record_success(order_id, None, merged, skipped, dispatched_at=None)
 
     async def _reassign(
         self, order_id: str, agreement: PartnerAgreement, request: ServiceRequest
@@ -364,28 +386,40 @@ class Dispatcher:
     async def _record_success(
         self,
         order_id: str,
-        partner_id: str | None,
+        agreement: PartnerAgreement | None,
         result: ServiceResult,
         skipped: Sequence[SkippedPartner],
+        *,
+        dispatched_at: datetime | None,
     ) -> Answer:
         reference = _reference(result)
         try:
-            return await self._store_success(order_id, partner_id, result, skipped, reference)
+            return await self._store_success(
+                order_id, agreement, result, skipped, reference, dispatched_at
+            )
         except IntegrityError:
             # The partner reused a reference another order holds: keep the order and its
             # result (the reference stays in the result) rather than lose the booking.
-            _log.warning("dispatch.reference_clash", order_id=order_id, partner_id=partner_id)
-            return await self._store_success(order_id, partner_id, result, skipped, None)
+            _log.warning(
+                "dispatch.reference_clash",
+                order_id=order_id,
+                partner_id=agreement.id if agreement else None,
+            )
+            return await self._store_success(
+                order_id, agreement, result, skipped, None, dispatched_at
+            )
 
     async def _store_success(
         self,
         order_id: str,
-        partner_id: str | None,
+        agreement: PartnerAgreement | None,
         result: ServiceResult,
         skipped: Sequence[SkippedPartner],
         reference: str | None,
+        dispatched_at: datetime | None,
     ) -> Answer:
         now = self._c.clock()
+        partner_id = agreement.id if agreement is not None else None
         async with self._c.uow() as uow:
             row = await uow.orders.get(order_id, for_update=True)
             assert row is not None
@@ -398,10 +432,21 @@ class Dispatcher:
             row.partner_reference = row.partner_reference or reference
             row.result = result.model_dump(mode="json")
             row.routing = _routing_json(partner_id, skipped)
-            row.dispatched_at = now
+            row.dispatched_at = dispatched_at or now
             row.updated_at = now
             answer = Answer(status=201, body=OrderView.of(row).model_dump(mode="json"))
             row.answer_status, row.answer = answer.status, answer.body
+            if agreement is not None:
+                # The SLA clocks of this order start at the moment it was handed over.
+                await start_clocks(
+                    uow,
+                    agreement,
+                    order_id=order_id,
+                    operation=Operation(row.operation),
+                    start=DISPATCHED,
+                    started_at=dispatched_at or now,
+                    now=now,
+                )
             await uow.commit()
         _log.info("dispatch.placed", order_id=order_id, partner_id=partner_id, status=row.status)
         return answer

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +25,8 @@ from gateway.persistence.types import BigId, JsonDoc, UtcDateTime
 __all__ = [
     "Base",
     "ClientRow",
+    "ClosedMonthRow",
+    "ComplaintRow",
     "ConsentEventRow",
     "ConsentRow",
     "DeadLetterRow",
@@ -31,8 +34,13 @@ __all__ = [
     "InboxRow",
     "OrderEventRow",
     "OrderRow",
+    "PartnerCallRow",
+    "RatingRow",
     "RelayBindingRow",
+    "ScorecardRow",
     "SigningKeyRow",
+    "SlaClockRow",
+    "TierChangeRow",
 ]
 
 # Deterministic constraint names, so migrations can refer to them on both databases.
@@ -275,3 +283,129 @@ class RelayBindingRow(Base):
     real_number: Mapped[str] = mapped_column(String(20))
     bound_at: Mapped[datetime]
     released_at: Mapped[datetime | None]
+
+
+class SlaClockRow(Base):
+    """One SLA term of one order: started at dispatch, stopped by the partner's event."""
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (
+        UniqueConstraint("order_id", "term", name="uq_sla_clocks_order_term"),
+        # The sweep's index: open clocks by deadline.
+        Index("ix_sla_clocks_status_deadline", "status", "deadline_at"),
+        Index("ix_sla_clocks_partner_month", "partner_id", "month"),
+        Index("ix_sla_clocks_partner_resolved", "partner_id", "resolved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"))
+    partner_id: Mapped[str] = mapped_column(String(40))
+    operation: Mapped[str] = mapped_column(String(40))
+    term: Mapped[str] = mapped_column(String(64))
+    stop_event: Mapped[str] = mapped_column(String(64))
+    target_ms: Mapped[int] = mapped_column(BigId)
+    started_at: Mapped[datetime]
+    deadline_at: Mapped[datetime]
+    # open -> met | breached; a breach found by the sweep stays a breach if the event comes later.
+    status: Mapped[str] = mapped_column(String(16))
+    stopped_at: Mapped[datetime | None]
+    elapsed_ms: Mapped[int | None] = mapped_column(BigId)
+    resolved_at: Mapped[datetime | None]
+    month: Mapped[str] = mapped_column(String(7))
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PartnerCallRow(Base):
+    """One call attempt to a partner's API: for availability and latency."""
+
+    __tablename__ = "partner_calls"
+    __table_args__ = (
+        Index("ix_partner_calls_partner_at", "partner_id", "at"),
+        Index("ix_partner_calls_partner_month", "partner_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(40))
+    operation: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    outcome: Mapped[str] = mapped_column(String(16))
+    month: Mapped[str] = mapped_column(String(7))
+
+
+class RatingRow(Base):
+    """The customer's rating of an order, once per order."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (Index("ix_ratings_partner_month", "partner_id", "month"),)
+
+    order_id: Mapped[str] = mapped_column(
+        ForeignKey("orders.id", ondelete="RESTRICT"), primary_key=True
+    )
+    partner_id: Mapped[str] = mapped_column(String(40))
+    stars: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    month: Mapped[str] = mapped_column(String(7))
+
+
+class ComplaintRow(Base):
+    """A customer complaint about an order, and how it was resolved."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_partner_month", "partner_id", "month"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"))
+    partner_id: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(Text)
+    month: Mapped[str] = mapped_column(String(7))
+
+
+class ScorecardRow(Base):
+    """A partner's scorecard of one month: provisional until the month is closed."""
+
+    __tablename__ = "scorecards"
+
+    partner_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    category: Mapped[str] = mapped_column(String(16))
+    metrics: Mapped[dict[str, Any]]
+    score: Mapped[float | None] = mapped_column(Float)
+    tier: Mapped[str] = mapped_column(String(16))
+    tier_reason: Mapped[str] = mapped_column(Text)
+    provisional: Mapped[bool] = mapped_column(Boolean)
+    computed_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class TierChangeRow(Base):
+    """A partner's tier from a month on, and why; the latest effective one is in force."""
+
+    __tablename__ = "tier_changes"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "effective_month", name="uq_tier_changes_partner_month"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(40))
+    effective_month: Mapped[str] = mapped_column(String(7))
+    tier: Mapped[str] = mapped_column(String(16))
+    previous_tier: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime]
+
+
+class ClosedMonthRow(Base):
+    """A month whose scorecards are frozen."""
+
+    __tablename__ = "closed_months"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    closed_at: Mapped[datetime]
+    closed_by: Mapped[str] = mapped_column(String(64))

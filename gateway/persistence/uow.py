@@ -14,7 +14,9 @@ from gateway.persistence.repositories import (
     InboxRepository,
     OrderRepository,
     RelayRepository,
+    ScorecardRepository,
     SigningKeyRepository,
+    SlaRepository,
 )
 
 __all__ = ["UnitOfWork"]
@@ -28,9 +30,11 @@ class UnitOfWork:
     inbox: InboxRepository
     dead_letters: DeadLetterRepository
     signing_keys: SigningKeyRepository
+    sla: SlaRepository
     consents: ConsentRepository
     disclosures: DisclosureRepository
     relays: RelayRepository
+    scorecards: ScorecardRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -43,9 +47,11 @@ class UnitOfWork:
         self.inbox = InboxRepository(session)
         self.dead_letters = DeadLetterRepository(session)
         self.signing_keys = SigningKeyRepository(session)
+        self.sla = SlaRepository(session)
         self.consents = ConsentRepository(session)
         self.disclosures = DisclosureRepository(session)
         self.relays = RelayRepository(session)
+        self.scorecards = ScorecardRepository(session)
         return self
 
     async def __aexit__(

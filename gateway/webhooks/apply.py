@@ -13,6 +13,7 @@ from contracts import (
     CANONICAL_DIALECT,
     CanonicalEvent,
     IllegalTransition,
+    Operation,
     OrderStatus,
     TransitionDecision,
     decide_transition,
@@ -24,6 +25,7 @@ from gateway.persistence.uow import UnitOfWork
 from gateway.privacy.relays import release_relays
 from gateway.problems import FieldError
 from gateway.registry import Registry
+from gateway.slo.clocks import start_clocks, stop_clocks
 from gateway.webhooks.outcomes import DeliveryOutcome, Outcome
 
 __all__ = ["apply_delivery", "dead_letter", "parse_event"]
@@ -107,7 +109,7 @@ async def apply_delivery(
     """
     try:
         event = parse_event(registry, row.partner_id, row.body)
-        return await _apply_event(uow, row, event, now)
+        return await _apply_event(uow, registry, row, event, now)
     except _Rejected as rejected:
         return rejected.outcome
     except _DeadLetter as letter:
@@ -119,7 +121,7 @@ async def apply_delivery(
 
 
 async def _apply_event(
-    uow: UnitOfWork, row: Delivery, event: CanonicalEvent, now: datetime
+    uow: UnitOfWork, registry: Registry, row: Delivery, event: CanonicalEvent, now: datetime
 ) -> DeliveryOutcome:
     if event.partner_id != row.partner_id:
         _security.warning(
@@ -205,6 +207,8 @@ async def _apply_event(
         outcome, detail = Outcome.RECORDED, "recorded in the order's history"
     else:
         outcome, detail = Outcome.STALE, f"recorded; the order is already {current}"
+    if inserted:
+        await _measure(uow, registry, order.id, row.partner_id, event, now)
     _log.info(
         "webhook.applied",
         partner_id=row.partner_id,
@@ -219,6 +223,36 @@ async def _apply_event(
         order_status=final_status,
         detail=detail,
     )
+
+
+async def _measure(
+    uow: UnitOfWork,
+    registry: Registry,
+    order_id: str,
+    partner_id: str,
+    event: CanonicalEvent,
+    now: datetime,
+) -> None:
+    """The event stops the order's SLA clocks waiting for it, and starts those it begins."""
+    await stop_clocks(
+        uow, order_id=order_id, event_type=event.type.value, occurred_at=event.occurred_at, now=now
+    )
+    if partner_id not in registry:
+        return
+    agreement = registry.get(partner_id)
+    if not any(term.start == event.type.value for term in agreement.sla.terms):
+        return
+    order = await uow.orders.get(order_id)
+    if order is not None:
+        await start_clocks(
+            uow,
+            agreement,
+            order_id=order_id,
+            operation=Operation(order.operation),
+            start=event.type.value,
+            started_at=event.occurred_at,
+            now=now,
+        )
 
 
 async def dead_letter(

@@ -13,6 +13,7 @@ from standardwebhooks.webhooks import Webhook
 
 from contracts import EXAMPLE_REQUESTS, Operation
 from gateway.api.orders import EXAMPLE_ORDER_ID
+from gateway.persistence.tables import ComplaintRow
 from gateway.api.privacy import EXAMPLE_REAL_NUMBER, EXAMPLE_VIRTUAL_NUMBER
 from gateway.oauth.credentials import IssuedCredentials, create_client, rotate_partner_credentials
 from gateway.privacy.relays import bind_relay
@@ -122,6 +123,25 @@ async def _bind_example_relay(app: FastAPI) -> None:
         await uow.commit()
 
 
+async def _file_example_complaint(app: FastAPI, order_id: str) -> int:
+    container = app.state.container
+    now = datetime.now(UTC)
+    async with container.uow() as uow:
+        order = await uow.orders.get(order_id)
+        assert order is not None and order.partner_id is not None
+        row = ComplaintRow(
+            order_id=order_id,
+            partner_id=order.partner_id,
+            category="late",
+            text="example",
+            created_at=now,
+            month=now.strftime("%Y-%m"),
+        )
+        uow.sla.add_complaint(row)
+        await uow.commit()
+    return row.id
+
+
 async def rotate_or_create_app_client(app: FastAPI) -> IssuedCredentials:
     return await create_client(
         app.state.container, f"examples-{uuid.uuid4().hex[:6]}", ["services:write"]
@@ -149,9 +169,12 @@ class TestOpenApiExamples:
         for method, path, operation in operations:
             headers: dict[str, str] = {}
             url, query, body, media_type = _request_from_examples(path, operation, headers)
-            if "{order_id}" in path:
+            if "{order_id}" in path or "{complaint_id}" in path:
                 # Order ids are minted by the gateway: place the example order, use its id.
-                url = url.replace(EXAMPLE_ORDER_ID, await _place_example_order(app, client))
+                order_id = await _place_example_order(app, client)
+                url = url.replace(EXAMPLE_ORDER_ID, order_id)
+            if "{complaint_id}" in path:
+                url = url.replace("/1/", f"/{await _file_example_complaint(app, order_id)}/")
             if path.startswith("/v1/relay-numbers/"):
                 await _bind_example_relay(app)
             auth = None

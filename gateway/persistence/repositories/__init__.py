@@ -9,9 +9,16 @@ from gateway.persistence.repositories.privacy import (
     DisclosureRepository,
     RelayRepository,
 )
+from gateway.persistence.repositories.scorecards import (
+    PartnerAggregates,
+    ScorecardRepository,
+    TermAggregates,
+)
 from gateway.persistence.repositories.signing_keys import SigningKeyRepository
+from gateway.persistence.repositories.sla import Breach, SlaRepository, WindowTotals
 
 __all__ = [
+    "Breach",
     "ClientRepository",
     "ConsentRepository",
     "DeadLetterRepository",
@@ -20,7 +27,12 @@ __all__ = [
     "InboxRepository",
     "OrderRepository",
     "OrderState",
+    "PartnerAggregates",
     "RelayRepository",
+    "ScorecardRepository",
     "SigningKeyRepository",
+    "SlaRepository",
     "StoredDelivery",
+    "TermAggregates",
+    "WindowTotals",
 ]
