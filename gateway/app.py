@@ -36,6 +36,7 @@ from gateway.middleware import RequestEnvelopeMiddleware
 from gateway.oauth.credentials import webhook_secrets
 from gateway.persistence.migrate import current_revision, head_revision, upgrade
 from gateway.problems import install_problem_handlers
+from gateway.scorecards.routing import TierCache
 from gateway.settings import Settings
 from gateway.slo.alerts import AlertMonitor
 from gateway.slo.calls import CallRecorder
@@ -164,6 +165,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     sandboxes = mount_sandboxes(app, container, in_process) if in_process is not None else {}
     app.state.sandboxes = sandboxes
+    tier_cache = TierCache(container)
+    app.state.tiers = tier_cache
     call_recorder = CallRecorder(container)
     alert_monitor = AlertMonitor(container)
     app.state.alerts = alert_monitor
@@ -177,6 +180,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         ),
         ADAPTERS,
         demoted=alert_monitor.demoted,
+        tiers=tier_cache,
     )
     app.state.idempotency = IdempotencyKeys(
         container.hot_state,

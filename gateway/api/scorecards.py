@@ -7,7 +7,7 @@ import io
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -18,7 +18,7 @@ from gateway.problems import NotFound
 from gateway.registry import UnknownPartner
 from gateway.scorecards import compute_month, partner_trend, scorecards_of_month
 from gateway.scorecards.months import next_month, parse_month
-from gateway.scorecards.schemas import Scorecard
+from gateway.scorecards.schemas import CSV_COLUMNS, Scorecard
 
 __all__ = ["router"]
 
@@ -88,11 +88,9 @@ def _wants_csv(accept: str | None) -> bool:
 
 def _csv_answer(month: str, cards: list[Scorecard]) -> Response:
     buffer = io.StringIO()
-    rows = [card.csv_row() for card in cards]
-    columns = list(rows[0]) if rows else list(Scorecard.model_fields)
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(card.csv_row() for card in cards)
     return Response(
         buffer.getvalue(),
         media_type=f"{_CSV}; charset=utf-8",
@@ -175,12 +173,15 @@ async def partner_scorecard(
     summary="Close a month: freeze its scorecards, set next month's tiers",
     responses=problem_responses(401, 403, 409, 422),
 )
-async def close_month(container: ContainerDep, principal: Admin, month: Month) -> MonthClose:
+async def close_month(
+    request: Request, container: ContainerDep, principal: Admin, month: Month
+) -> MonthClose:
     """Freeze the month's scorecards and record every tier that changes, effective the next
     month. Only after the month has ended (Asia/Shanghai; else 409 `month-not-over`), and
     only once (409 `month-closed`). Events arriving later are kept but marked late."""
     month = parse_month(month)
     rows = await compute_month(container, month, close=True, closed_by=principal.client_id)
+    request.app.state.tiers.forget()  # this process routes by the new tiers at once
     cards = [Scorecard.from_row(row) for row in rows]
     closed_at = next((row.closed_at for row in rows if row.closed_at), container.clock())
     return MonthClose(

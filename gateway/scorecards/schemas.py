@@ -11,7 +11,30 @@ from contracts import PartnerTier, ServiceCategory
 from gateway.persistence.tables import ScorecardRow
 from gateway.scorecards.months import next_month
 
-__all__ = ["ScoreComponents", "Scorecard", "ScorecardMetrics", "TermMetrics"]
+__all__ = ["CSV_COLUMNS", "ScoreComponents", "Scorecard", "ScorecardMetrics", "TermMetrics"]
+
+CSV_COLUMNS = (
+    "partner_id",
+    "month",
+    "category",
+    "provisional",
+    "score",
+    "tier_in_force",
+    "tier",
+    "tier_effective_month",
+    "sla_compliance",
+    "sla_breached",
+    "availability",
+    "p95_latency_ms",
+    "rating_average",
+    "ratings",
+    "complaints",
+    "complaint_rate",
+    "orders",
+    "price_index",
+    "tier_reason",
+)
+"""The columns of the CSV answer, in order."""
 
 
 class TermMetrics(BaseModel):
@@ -107,9 +130,9 @@ class Scorecard(BaseModel):
         )
 
     def csv_row(self) -> dict[str, Any]:
-        """The flat columns of the CSV answer."""
+        """The flat columns of the CSV answer (`CSV_COLUMNS`)."""
         m = self.metrics
-        return {
+        row = {
             "partner_id": self.partner_id,
             "month": self.month,
             "category": self.category.value,
@@ -130,3 +153,4 @@ class Scorecard(BaseModel):
             "price_index": m.price_index,
             "tier_reason": self.tier_reason,
         }
+        return {column: row[column] for column in CSV_COLUMNS}

@@ -44,6 +44,8 @@ __all__ = [
     "tiers_in_force",
 ]
 
+_CHEAPEST: Final = 1e-9
+"""The price index given to the score for a partner whose priced orders were all free."""
 _YELLOW_HISTORY: Final = 12
 """Closed months looked back at to count a run of yellow cards."""
 
@@ -115,7 +117,8 @@ def _scorecard(
             complaint_rate=found.complaint_rate,
             complaints_resolved_rate=found.complaints_resolved_rate,
             median_resolution_hours=found.median_resolution_hours,
-            price_index=price_index if price_index else None,
+            # Free orders (index 0) are the cheapest there are: scored as such.
+            price_index=None if price_index is None else max(price_index, _CHEAPEST),
         )
     )
     metrics = ScorecardMetrics(

@@ -13,9 +13,9 @@ from standardwebhooks.webhooks import Webhook
 
 from contracts import EXAMPLE_REQUESTS, Operation
 from gateway.api.orders import EXAMPLE_ORDER_ID
-from gateway.persistence.tables import ComplaintRow
 from gateway.api.privacy import EXAMPLE_REAL_NUMBER, EXAMPLE_VIRTUAL_NUMBER
 from gateway.oauth.credentials import IssuedCredentials, create_client, rotate_partner_credentials
+from gateway.persistence.tables import ComplaintRow
 from gateway.privacy.relays import bind_relay
 from tests.gateway.conftest import AccessToken, IssueCredentials
 from tests.gateway.webhooks.conftest import order_row

@@ -186,7 +186,9 @@ async def seed(container: Container, month: str, *seeds: Seed) -> dict[str, list
                         started_at=at,
                         deadline_at=at + timedelta(seconds=8),
                         status=status,
-                        stopped_at=None if elapsed is None else at + timedelta(milliseconds=elapsed),
+                        stopped_at=(
+                            None if elapsed is None else at + timedelta(milliseconds=elapsed)
+                        ),
                         elapsed_ms=elapsed,
                         resolved_at=None if status == "open" else at + timedelta(minutes=1),
                         month=month,
@@ -208,3 +210,74 @@ async def seed(container: Container, month: str, *seeds: Seed) -> dict[str, list
             created[s.partner_id] = order_ids
         await uow.commit()
     return created
+
+
+def _boundaries(month: str) -> list[datetime]:
+    """Just inside the month's first hour, just before it, just after it (Asia/Shanghai)."""
+    year, number = (int(part) for part in month.split("-"))
+    first = datetime(year, number, 1, 0, 30, tzinfo=SHANGHAI)
+    after_year, after_number = (year + 1, 1) if number == 12 else (year, number + 1)
+    return [
+        first.astimezone(UTC),
+        (first - timedelta(hours=1)).astimezone(UTC),
+        datetime(after_year, after_number, 1, 0, 30, tzinfo=SHANGHAI).astimezone(UTC),
+    ]
+
+
+def standard_month(partners: Partners, month: str) -> list[Seed]:
+    """A month with known aggregates (asserted in test_aggregates.py).
+
+    swiftrent: 14 orders in the month (one in its first Shanghai hour; one just
+    before and one just after the month are not counted), 60000 fen each; ten
+    5-star ratings; SLA clocks and calls. citycar: 5 orders (4 priced 100000),
+    ratings averaging 3.4, two complaints. pingsure: 3 policies, 3 ratings (too
+    few to judge). voltgrid: 2 sessions, one priced 1234.
+    """
+    deliver = "courtesy_car.book"
+    swift_clocks: list[tuple[str, str, str, int | None, bool]] = [
+        (deliver, "deliver", "met" if ms <= 8000 else "breached", ms, False)
+        for ms in range(1000, 10001, 1000)
+    ]
+    swift_clocks += [
+        (deliver, "deliver", "breached", None, False),  # breached by the sweep, no event yet
+        (deliver, "deliver", "open", None, False),  # still running: not counted
+        (deliver, "deliver", "met", 50, True),  # resolved after the close: not counted
+        (deliver, "accept", "met", 100, False),
+        (deliver, "accept", "met", 300, False),
+    ]
+    mid = in_month(month)
+    return [
+        Seed(
+            partners["swiftrent"],
+            orders=[courtesy_car(30000)] * 16,
+            request={"days": 2},
+            created_at=[mid] * 13 + _boundaries(month),
+            stars=[5] * 10,
+            clocks=swift_clocks,
+            calls=[(index != 7, 10 * (index + 1)) for index in range(20)],
+        ),
+        Seed(
+            partners["citycar"],
+            orders=[courtesy_car(50000)] * 4 + [None],
+            request={"days": 2},
+            stars=[3, 3, 4, 4, 3],
+            complaints=[10.0, None],
+        ),
+        Seed(
+            partners["pingsure"],
+            category="insurance",
+            orders=[
+                {"operation": "insurance.bind", "premium": {"amount": 432100, "currency": "CNY"}}
+            ]
+            * 3,
+            stars=[5, 5, 5],
+        ),
+        Seed(
+            partners["voltgrid"],
+            category="charging",
+            orders=[
+                {"operation": "charging.start", "amount": {"amount": 1234, "currency": "CNY"}},
+                {"operation": "charging.start", "amount": None},
+            ],
+        ),
+    ]
