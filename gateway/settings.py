@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -110,6 +111,13 @@ class Settings(BaseSettings):
     )
     masking_active_key: str | None = Field(
         None, description="The key id new pseudonyms and tokens use (default: the only one)."
+    )
+    bronze_volume_cap_share: Decimal = Field(
+        Decimal("0.25"),
+        gt=0,
+        le=1,
+        description="Largest share of a category's monthly orders a bronze partner gets when "
+        "its agreement sets no `volume_cap_share`.",
     )
     sla_sweep_interval_seconds: float = Field(
         5, gt=0, le=3600, description="How often open SLA clocks past their deadline are breached."

@@ -6,9 +6,9 @@ order counts, scores), so every rule is testable with plain values:
 - the partner's category is the request's, and it covers the request's city;
 - its agreement is active (not suspended) and in force today;
 - its tier is gold, silver or bronze (yellow card and terminated take no orders);
-- a bronze partner with a ``volume_cap_share`` is under that share of the
-  category's orders this month: it is eligible while
-  ``its orders < cap x max(category orders, 1)``;
+- a bronze partner is under its share of the category's orders this month
+  (its agreement's ``volume_cap_share``, else ``bronze_cap``): it is eligible
+  while ``its orders < cap x max(category orders, 1)``;
 - when a partner in the city is exclusive in the category, only it is eligible;
 - a request pinned to a partner (``partner_id``) goes to that partner only.
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Final
 
@@ -71,6 +72,7 @@ def _ineligibility(
     city: str | None,
     today: date,
     volume: MonthVolume,
+    bronze_cap: Decimal | None,
 ) -> SkippedPartner | None:
     if city is not None and city not in agreement.cities:
         return _skip(agreement, SkipReason.NOT_IN_CITY, f"does not serve {city}")
@@ -84,7 +86,7 @@ def _ineligibility(
         )
     if tier not in TIER_ORDER:
         return _skip(agreement, SkipReason.TIER_EXCLUDED, f"tier {tier} takes no orders")
-    cap = agreement.volume_cap_share
+    cap = agreement.volume_cap_share or bronze_cap
     if tier is PartnerTier.BRONZE and cap is not None:
         taken = volume.by_partner.get(agreement.id, 0)
         if taken >= cap * max(volume.total, 1):
@@ -107,6 +109,7 @@ def plan_route(
     scores: Mapping[str, float] | None = None,
     tiers: Mapping[str, PartnerTier] | None = None,
     demoted: Collection[str] = (),
+    bronze_cap: Decimal | None = None,
 ) -> RoutePlan:
     """The eligible partners of ``category`` for a request in ``city``, best first."""
     volume = volume or MonthVolume()
@@ -122,7 +125,7 @@ def plan_route(
     eligible: list[PartnerAgreement] = []
     skipped: list[SkippedPartner] = []
     for agreement in of_category:
-        refusal = _ineligibility(agreement, tier_of(agreement), city, today, volume)
+        refusal = _ineligibility(agreement, tier_of(agreement), city, today, volume, bronze_cap)
         if refusal is None:
             eligible.append(agreement)
         else:

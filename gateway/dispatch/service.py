@@ -194,8 +194,9 @@ class Dispatcher:
         agreements = [
             a for a in self._c.registry.by_category(category) if a.api.dialect in self._adapters
         ]
+        tiers = await self._tiers.tiers(local.strftime("%Y-%m")) if self._tiers else {}
         volume = MonthVolume()
-        if any(a.volume_cap_share is not None for a in agreements):
+        if any(tiers.get(a.id, a.tier) is PartnerTier.BRONZE for a in agreements):
             start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
             end = (start + timedelta(days=32)).replace(day=1)
             async with self._c.uow() as uow:
@@ -203,7 +204,6 @@ class Dispatcher:
                     category.value, start.astimezone(UTC), end.astimezone(UTC)
                 )
             volume = MonthVolume(total=total, by_partner=by_partner)
-        tiers = await self._tiers.tiers(local.strftime("%Y-%m")) if self._tiers else {}
         return plan_route(
             agreements,
             category=category,
@@ -213,6 +213,7 @@ class Dispatcher:
             volume=volume,
             tiers=tiers,
             demoted=self._demoted(),
+            bronze_cap=self._c.settings.bronze_volume_cap_share,
         )
 
     # -- placing ------------------------------------------------------------------------

@@ -145,3 +145,27 @@ def test_yellow_card_takes_no_orders(rental: list[PartnerAgreement]) -> None:
     carded = _with(swift, tier="yellow_card", status="suspended")
     plan = plan_route([carded], category=ServiceCategory.RENTAL, city="Shenzhen", today=TODAY)
     assert _ids(plan) == []
+
+
+def test_a_partner_demoted_to_bronze_gets_the_default_cap(rental: list[PartnerAgreement]) -> None:
+    swift = next(a for a in rental if a.id == "swiftrent")
+    assert swift.volume_cap_share is None
+    capped = plan_route(
+        [swift],
+        category=ServiceCategory.RENTAL,
+        city="Shenzhen",
+        today=TODAY,
+        tiers={"swiftrent": PartnerTier.BRONZE},
+        volume=MonthVolume(total=8, by_partner={"swiftrent": 2}),
+        bronze_cap=Decimal("0.25"),
+    )
+    assert _reasons(capped) == {"swiftrent": SkipReason.VOLUME_CAP_REACHED}
+    gold = plan_route(
+        [swift],
+        category=ServiceCategory.RENTAL,
+        city="Shenzhen",
+        today=TODAY,
+        volume=MonthVolume(total=8, by_partner={"swiftrent": 8}),
+        bronze_cap=Decimal("0.25"),
+    )
+    assert _ids(gold) == ["swiftrent"]
