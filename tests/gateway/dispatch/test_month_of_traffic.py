@@ -47,9 +47,7 @@ async def own_database(settings: Settings, postgres_url: str) -> AsyncIterator[S
     engine = create_engine(url)
     await upgrade(engine)
     await engine.dispose()
-    yield settings.model_copy(
-        update={"database_url": SecretStr(url), "scorecard_min_ratings": 10}
-    )
+    yield settings.model_copy(update={"database_url": SecretStr(url), "scorecard_min_ratings": 10})
     admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
