@@ -4,8 +4,9 @@ Every outbound call is built here, from the partner's agreement, the purpose
 of the operation and the canonical request, inside the transaction that
 records the order, so that before anything leaves:
 
-1. the customer's consent to share with the category for the purpose is
-   checked (``check_consent``; refused with a problem naming what is missing);
+1. the customer's consent to share with the partner (or its whole category)
+   for the purpose is checked (``consent_refusal``; refused with a problem
+   naming what is missing); routing already passes over partners without it;
 2. the request is masked to the partner's data tier and the purpose by the
    policy in ``masking/`` (``partner_view``);
 3. phone numbers the policy relays are replaced by virtual numbers bound to
@@ -34,11 +35,11 @@ from contracts import (
 from gateway.bootstrap import Container
 from gateway.persistence.uow import UnitOfWork
 from gateway.privacy.audit import record_disclosure
-from gateway.privacy.consents import require_consent
+from gateway.privacy.consents import ConsentRequired, require_consent
 from gateway.privacy.relays import bind_relay
 from masking import MaskedView, MaskingKeys, mask
 
-__all__ = ["check_consent", "customer_id_of", "disclose", "partner_view"]
+__all__ = ["consent_refusal", "customer_id_of", "disclose", "partner_view"]
 
 _SHANGHAI: Final = ZoneInfo("Asia/Shanghai")
 
@@ -69,19 +70,29 @@ def partner_view(
     )
 
 
-async def check_consent(uow: UnitOfWork, container: Container, request: ServiceRequest) -> None:
-    """Refuse (``ConsentRequired``) a request about a customer who has not consented."""
+async def consent_refusal(
+    uow: UnitOfWork, container: Container, agreement: PartnerAgreement, request: ServiceRequest
+) -> ConsentRequired | None:
+    """Why the customer's data may not go to this partner for the request's purpose, if not.
+
+    A consent for the whole category or for this partner counts, and so does a
+    purpose the customer's contract covers by default unless withdrawn.
+    """
     customer_id = customer_id_of(request)
     if customer_id is None:
-        return
-    await require_consent(
-        uow,
-        container.settings,
-        customer_id=customer_id,
-        category=OPERATION_CATEGORY[request.operation].value,
-        purpose=OPERATION_PURPOSE[request.operation].value,
-        partner_id=None,
-    )
+        return None
+    try:
+        await require_consent(
+            uow,
+            container.settings,
+            customer_id=customer_id,
+            category=OPERATION_CATEGORY[request.operation].value,
+            purpose=OPERATION_PURPOSE[request.operation].value,
+            partner_id=agreement.id,
+        )
+    except ConsentRequired as refusal:
+        return refusal
+    return None
 
 
 async def disclose(
@@ -92,7 +103,14 @@ async def disclose(
     request: ServiceRequest,
     now: datetime,
 ) -> OutboundCall:
-    """The call to ``agreement``'s partner, carrying only its view; audited in ``uow``."""
+    """The call to ``agreement``'s partner, carrying only its view; audited in ``uow``.
+
+    Raises ``ConsentRequired`` when the customer has not consented (checked in the
+    same transaction as the disclosure, so a withdrawal stops it at once).
+    """
+    refusal = await consent_refusal(uow, container, agreement, request)
+    if refusal is not None:
+        raise refusal
     purpose = OPERATION_PURPOSE[request.operation]
     view = partner_view(agreement, purpose, request, keys=container.masking_keys, now=now)
     numbers = {

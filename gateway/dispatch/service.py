@@ -36,6 +36,7 @@ from adapters import (
 from contracts import (
     DISPATCHED,
     OPERATION_CATEGORY,
+    OPERATION_PURPOSE,
     TERMINAL_STATUSES,
     BenefitRedemption,
     CancelReason,
@@ -64,13 +65,14 @@ from contracts import (
 from gateway.bootstrap import Container
 from gateway.dispatch.breaker import CircuitOpen
 from gateway.dispatch.clients import PartnerClients
-from gateway.dispatch.disclosure import check_consent, customer_id_of, disclose
+from gateway.dispatch.disclosure import consent_refusal, customer_id_of, disclose
 from gateway.dispatch.idempotency import Answer
 from gateway.dispatch.resilience import Deadline, ResilientCaller
 from gateway.dispatch.routing import MonthVolume, RoutePlan, plan_route
 from gateway.dispatch.views import OrderView
 from gateway.logs import get_logger
 from gateway.persistence.tables import OrderEventRow, OrderRow
+from gateway.privacy.consents import ConsentRequired
 from gateway.privacy.relays import release_relays
 from gateway.problems import NotFound, Problem, problem_body
 from gateway.slo.clocks import start_clocks
@@ -220,7 +222,7 @@ class Dispatcher:
 
     async def place(self, request: ServiceRequest, placement: Placement) -> Answer:
         """Route, call and record; the answer to give (201 order, or a problem)."""
-        plan = await self.plan(request)
+        plan = await self._consented(request, await self.plan(request))
         if not plan.candidates:
             raise _no_partner(request, plan)
         fan_out = request.operation in FAN_OUT_OPERATIONS and request.partner_id is None
@@ -246,6 +248,31 @@ class Dispatcher:
             return await self._fan_out(order_id, request, plan, calls)
         return await self._one_by_one(order_id, request, plan, calls[0])
 
+    async def _consented(self, request: ServiceRequest, plan: RoutePlan) -> RoutePlan:
+        """The plan without partners the customer has not consented to; a 403 when none is left."""
+        if customer_id_of(request) is None or not plan.candidates:
+            return plan
+        kept: list[PartnerAgreement] = []
+        skipped = list(plan.skipped)
+        refusal: ConsentRequired | None = None
+        async with self._c.uow() as uow:
+            for agreement in plan.candidates:
+                refused = await consent_refusal(uow, self._c, agreement, request)
+                if refused is None:
+                    kept.append(agreement)
+                else:
+                    refusal = refusal or refused
+                    skipped.append(
+                        SkippedPartner(
+                            partner_id=agreement.id,
+                            reason=SkipReason.NO_CONSENT,
+                            detail=f"no consent for {OPERATION_PURPOSE[request.operation].value}",
+                        )
+                    )
+        if not kept and refusal is not None:
+            raise refusal
+        return RoutePlan(candidates=tuple(kept), skipped=tuple(skipped))
+
     async def _open(
         self,
         order_id: str,
@@ -258,7 +285,6 @@ class Dispatcher:
         """Consent checked, order stored, first disclosures made: one transaction."""
         now = self._c.clock()
         async with self._c.uow() as uow:
-            await check_consent(uow, self._c, request)
             uow.orders.add(
                 OrderRow(
                     id=order_id,
@@ -290,7 +316,6 @@ class Dispatcher:
     ) -> list[OutboundCall]:
         now = self._c.clock()
         async with self._c.uow() as uow:
-            await check_consent(uow, self._c, request)
             calls = [await disclose(uow, self._c, a, order_id, request, now) for a in targets]
             await uow.commit()
         return calls
@@ -302,7 +327,20 @@ class Dispatcher:
         skipped = list(plan.skipped)
         pinned = request.partner_id is not None
         for index, agreement in enumerate(plan.candidates):
-            call = first if index == 0 else await self._reassign(order_id, agreement, request)
+            if index == 0:
+                call = first
+            else:
+                try:
+                    call = await self._reassign(order_id, agreement, request)
+                except ConsentRequired:
+                    skipped.append(
+                        SkippedPartner(
+                            partner_id=agreement.id,
+                            reason=SkipReason.NO_CONSENT,
+                            detail="consent withdrawn while the order was placed",
+                        )
+                    )
+                    continue
             dispatched_at = self._c.clock()
             try:
                 result = await self._caller.call(

@@ -206,3 +206,30 @@ async def test_no_personal_value_reaches_a_log_line(
         "tok_",
     ):
         assert value not in out, value
+
+
+async def test_a_consent_naming_one_partner_routes_to_that_partner_only(
+    app: FastAPI, post: Post, client: httpx.AsyncClient, oem_headers: dict[str, str]
+) -> None:
+    customer_id = f"cus-{uuid.uuid4().hex[:10]}"
+    body = example(Operation.INSURANCE_QUOTE)
+    body["customer"] = body["customer"] | {"customer_id": customer_id}
+    consents = f"/v1/customers/{customer_id}/consents"
+    assert (
+        await client.delete(f"{consents}/insurance_quotation", headers=oem_headers)
+    ).status_code == 200
+    granted = await client.post(
+        consents,
+        json={"category": "insurance", "purpose": "insurance_quotation", "partner_id": "pingsure"},
+        headers=oem_headers,
+    )
+    assert granted.status_code == 201, granted.text
+    before = len(app.state.sandboxes["taicover"].received)
+    response = await post(SERVICE, body)
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert [q["partner_id"] for q in order["result"]["quotes"]] == ["pingsure"]
+    assert ("taicover", "no_consent") in [
+        (s["partner_id"], s["reason"]) for s in order["routing"]["skipped"]
+    ]
+    assert len(app.state.sandboxes["taicover"].received) == before
