@@ -5,7 +5,7 @@ of the operation and the canonical request, inside the transaction that
 records the order, so that before anything leaves:
 
 1. the customer's consent to share with the partner (or its whole category)
-   for the purpose is checked (``consent_refusal``; refused with a problem
+   for the purpose is checked (``consent_refusals``; refused with a problem
    naming what is missing); routing already passes over partners without it;
 2. the request is masked to the partner's data tier and the purpose by the
    policy in ``masking/`` (``partner_view``);
@@ -20,6 +20,7 @@ gateway constructs an ``OutboundCall``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -35,11 +36,11 @@ from contracts import (
 from gateway.bootstrap import Container
 from gateway.persistence.uow import UnitOfWork
 from gateway.privacy.audit import record_disclosure
-from gateway.privacy.consents import ConsentRequired, require_consent
+from gateway.privacy.consents import ConsentRequired, consent_refusal_of
 from gateway.privacy.relays import bind_relay
 from masking import MaskedView, MaskingKeys, mask
 
-__all__ = ["consent_refusal", "customer_id_of", "disclose", "partner_view"]
+__all__ = ["consent_refusals", "customer_id_of", "disclose", "partner_view"]
 
 _SHANGHAI: Final = ZoneInfo("Asia/Shanghai")
 
@@ -70,29 +71,35 @@ def partner_view(
     )
 
 
-async def consent_refusal(
-    uow: UnitOfWork, container: Container, agreement: PartnerAgreement, request: ServiceRequest
-) -> ConsentRequired | None:
-    """Why the customer's data may not go to this partner for the request's purpose, if not.
+async def consent_refusals(
+    uow: UnitOfWork,
+    container: Container,
+    agreements: Sequence[PartnerAgreement],
+    request: ServiceRequest,
+) -> dict[str, ConsentRequired]:
+    """Partners of ``agreements`` the customer's data may not go to, and why (one query).
 
-    A consent for the whole category or for this partner counts, and so does a
+    A consent for the whole category or for the partner counts, and so does a
     purpose the customer's contract covers by default unless withdrawn.
     """
     customer_id = customer_id_of(request)
     if customer_id is None:
-        return None
-    try:
-        await require_consent(
-            uow,
+        return {}
+    purpose = OPERATION_PURPOSE[request.operation].value
+    rows = await uow.consents.of_purpose(customer_id, purpose)
+    refusals: dict[str, ConsentRequired] = {}
+    for agreement in agreements:
+        refusal = consent_refusal_of(
+            rows,
             container.settings,
             customer_id=customer_id,
             category=OPERATION_CATEGORY[request.operation].value,
-            purpose=OPERATION_PURPOSE[request.operation].value,
+            purpose=purpose,
             partner_id=agreement.id,
         )
-    except ConsentRequired as refusal:
-        return refusal
-    return None
+        if refusal is not None:
+            refusals[agreement.id] = refusal
+    return refusals
 
 
 async def disclose(
@@ -108,7 +115,7 @@ async def disclose(
     Raises ``ConsentRequired`` when the customer has not consented (checked in the
     same transaction as the disclosure, so a withdrawal stops it at once).
     """
-    refusal = await consent_refusal(uow, container, agreement, request)
+    refusal = (await consent_refusals(uow, container, [agreement], request)).get(agreement.id)
     if refusal is not None:
         raise refusal
     purpose = OPERATION_PURPOSE[request.operation]

@@ -65,7 +65,7 @@ from contracts import (
 from gateway.bootstrap import Container
 from gateway.dispatch.breaker import CircuitOpen
 from gateway.dispatch.clients import PartnerClients
-from gateway.dispatch.disclosure import consent_refusal, customer_id_of, disclose
+from gateway.dispatch.disclosure import consent_refusals, customer_id_of, disclose
 from gateway.dispatch.idempotency import Answer
 from gateway.dispatch.resilience import Deadline, ResilientCaller
 from gateway.dispatch.routing import MonthVolume, RoutePlan, plan_route
@@ -252,25 +252,23 @@ class Dispatcher:
         """The plan without partners the customer has not consented to; a 403 when none is left."""
         if customer_id_of(request) is None or not plan.candidates:
             return plan
-        kept: list[PartnerAgreement] = []
-        skipped = list(plan.skipped)
-        refusal: ConsentRequired | None = None
         async with self._c.uow() as uow:
-            for agreement in plan.candidates:
-                refused = await consent_refusal(uow, self._c, agreement, request)
-                if refused is None:
-                    kept.append(agreement)
-                else:
-                    refusal = refusal or refused
-                    skipped.append(
-                        SkippedPartner(
-                            partner_id=agreement.id,
-                            reason=SkipReason.NO_CONSENT,
-                            detail=f"no consent for {OPERATION_PURPOSE[request.operation].value}",
-                        )
-                    )
-        if not kept and refusal is not None:
-            raise refusal
+            refusals = await consent_refusals(uow, self._c, plan.candidates, request)
+        if not refusals:
+            return plan
+        kept = [a for a in plan.candidates if a.id not in refusals]
+        skipped = list(plan.skipped)
+        purpose = OPERATION_PURPOSE[request.operation].value
+        skipped.extend(
+            SkippedPartner(
+                partner_id=partner_id,
+                reason=SkipReason.NO_CONSENT,
+                detail=f"no consent for {purpose}",
+            )
+            for partner_id in refusals
+        )
+        if not kept:
+            raise next(iter(refusals.values()))
         return RoutePlan(candidates=tuple(kept), skipped=tuple(skipped))
 
     async def _open(

@@ -32,6 +32,7 @@ __all__ = [
     "ConsentRequired",
     "ConsentState",
     "Withdrawal",
+    "consent_refusal_of",
     "consent_state",
     "grant_consent",
     "require_consent",
@@ -89,6 +90,36 @@ def _default_withdrawn(rows: Sequence[ConsentRow]) -> bool:
     return any(r.source == DEFAULT_SOURCE and r.withdrawn_at is not None for r in rows)
 
 
+def consent_refusal_of(
+    rows: Sequence[ConsentRow],
+    settings: Settings,
+    *,
+    customer_id: str,
+    category: str,
+    purpose: str,
+    partner_id: str | None,
+) -> ConsentRequired | None:
+    """Why the customer's consent rows for `purpose` do not allow the disclosure, if not.
+
+    `partner_id=None` asks for the whole category: then only consents naming no
+    partner count.
+    """
+    if any(_covers(row, category, partner_id) for row in rows):
+        return None
+    default_withdrawn = _default_withdrawn(rows)
+    is_default = purpose in settings.consent_default_purposes
+    if is_default and not default_withdrawn:
+        return None
+    withdrawn = any(r.withdrawn_at is not None for r in rows)
+    return ConsentRequired(
+        customer_id=customer_id,
+        category=category,
+        purpose=purpose,
+        partner_id=partner_id,
+        withdrawn=withdrawn,
+    )
+
+
 async def require_consent(
     uow: UnitOfWork,
     settings: Settings,
@@ -105,20 +136,16 @@ async def require_consent(
     whole category: then only consents naming no partner count.
     """
     rows = await uow.consents.of_purpose(customer_id, purpose)
-    if any(_covers(row, category, partner_id) for row in rows):
-        return
-    default_withdrawn = _default_withdrawn(rows)
-    is_default = purpose in settings.consent_default_purposes
-    if is_default and not default_withdrawn:
-        return
-    withdrawn = any(r.withdrawn_at is not None for r in rows)
-    raise ConsentRequired(
+    refusal = consent_refusal_of(
+        rows,
+        settings,
         customer_id=customer_id,
         category=category,
         purpose=purpose,
         partner_id=partner_id,
-        withdrawn=withdrawn,
     )
+    if refusal is not None:
+        raise refusal
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,5 @@
 """MeiLifeApi against the MeiLife sandbox: auth, faults, dedup, refunds and notifications back."""
 
-import asyncio
 import base64
 import secrets
 from collections.abc import AsyncIterator
@@ -10,8 +9,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from fastapi import FastAPI, Request
-from standardwebhooks.webhooks import Webhook
 
 from adapters import PartnerAuthFailed, PartnerRateLimited, PartnerRejected, PartnerUnavailable
 from adapters.auth import ApiKeyHeader
@@ -29,7 +26,6 @@ from contracts import (
     ApiKeyAuth,
     BenefitRedemption,
     CancelReason,
-    CanonicalEvent,
     EventType,
     MembershipLink,
     Money,
@@ -39,6 +35,7 @@ from contracts import (
     PointsExchange,
     new_order_id,
 )
+from tests.adapters.conftest import FakeIntake
 
 _AGREEMENT = PartnerAgreement.model_validate(
     yaml.safe_load((Path(__file__).parents[2] / "partners" / "meilife.yaml").read_text("utf-8"))
@@ -49,40 +46,6 @@ _REDEEM = Operation.LIFESTYLE_REDEEM
 _EXCHANGE = Operation.LIFESTYLE_EXCHANGE_POINTS
 _WEBHOOK_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 _T = EventType
-
-
-class _Gateway:
-    """A stand-in for the gateway's intake: its token endpoint and recorded events."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, bytes, dict[str, str]]] = []
-        self._arrived = asyncio.Event()
-        self.app = FastAPI()
-
-        @self.app.post("/oauth/token")
-        async def token() -> dict[str, Any]:
-            return {"access_token": "gw-token", "token_type": "Bearer", "expires_in": 3600}
-
-        @self.app.post("/v1/partners/{partner_id}/events", status_code=202)
-        async def events(partner_id: str, request: Request) -> dict[str, Any]:
-            self.events.append((partner_id, await request.body(), dict(request.headers)))
-            self._arrived.set()
-            return {"accepted": True}
-
-    async def received(self, count: int) -> None:
-        """Wait (at most 5 s) until ``count`` notifications have arrived."""
-        async with asyncio.timeout(5):
-            while len(self.events) < count:
-                self._arrived.clear()
-                await self._arrived.wait()
-
-    def translated(self) -> list[CanonicalEvent]:
-        """Every notification, its signature verified, as MeiLife's translator reads it."""
-        translated = []
-        for partner_id, body, headers in self.events:
-            payload = Webhook(_WEBHOOK_SECRET).verify(body, headers)
-            translated.append(MeiLifeWebhooks().translate(payload, partner_id=partner_id))
-        return translated
 
 
 async def _credentials() -> SandboxCredentials:
@@ -100,12 +63,12 @@ def _client(sandbox: Sandbox, key: str | None) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-def gateway() -> _Gateway:
-    return _Gateway()
+def gateway() -> FakeIntake:
+    return FakeIntake(MeiLifeWebhooks(), _WEBHOOK_SECRET, _AGREEMENT.id)
 
 
 @pytest.fixture
-async def sandbox(gateway: _Gateway) -> AsyncIterator[Sandbox]:
+async def sandbox(gateway: FakeIntake) -> AsyncIterator[Sandbox]:
     link = GatewayLink(
         base_url="http://gateway.test",
         credentials=_credentials,
@@ -308,7 +271,7 @@ class TestCancel:
         api: MeiLifeApi,
         http: httpx.AsyncClient,
         control: httpx.AsyncClient,
-        gateway: _Gateway,
+        gateway: FakeIntake,
     ) -> None:
         await _configure(control, webhooks=False)
         call = _call(_REDEEM)
@@ -326,7 +289,7 @@ class TestCancel:
         assert event.data.model_dump()["reason"] == CancelReason.REFUND
 
     async def test_used_coupon_is_not_cancellable(
-        self, api: MeiLifeApi, http: httpx.AsyncClient, gateway: _Gateway
+        self, api: MeiLifeApi, http: httpx.AsyncClient, gateway: FakeIntake
     ) -> None:
         call = _call(_REDEEM)
         result = await api.call(http, call)
@@ -365,7 +328,7 @@ class TestNotifications:
         self,
         api: MeiLifeApi,
         http: httpx.AsyncClient,
-        gateway: _Gateway,
+        gateway: FakeIntake,
         operation: Operation,
         event_type: EventType,
     ) -> None:
@@ -391,7 +354,7 @@ class TestNotifications:
             )
 
     async def test_events_arrive_in_order(
-        self, api: MeiLifeApi, http: httpx.AsyncClient, gateway: _Gateway
+        self, api: MeiLifeApi, http: httpx.AsyncClient, gateway: FakeIntake
     ) -> None:
         expected = []
         for operation, event_type in [
@@ -410,7 +373,7 @@ class TestNotifications:
         api: MeiLifeApi,
         http: httpx.AsyncClient,
         control: httpx.AsyncClient,
-        gateway: _Gateway,
+        gateway: FakeIntake,
     ) -> None:
         await _configure(control, webhooks=False)
         call = _call(_REDEEM)

@@ -1,10 +1,7 @@
 """SwiftRentApi against the SwiftRent sandbox: auth, faults, dedup, cancel and webhooks back."""
 
-import asyncio
 import base64
-import importlib.util
 import secrets
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,8 +10,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from fastapi import FastAPI, Request
-from standardwebhooks.webhooks import Webhook
 
 import adapters.swiftrent
 from adapters import PartnerAuthFailed, PartnerRateLimited, PartnerRejected, PartnerUnavailable
@@ -29,7 +24,6 @@ from adapters.sandbox import (
 from adapters.swiftrent import SwiftRentApi, SwiftRentWebhooks
 from contracts import (
     EXAMPLE_REQUESTS,
-    CanonicalEvent,
     CourtesyCarBooking,
     EventType,
     Money,
@@ -41,7 +35,7 @@ from contracts import (
     VehicleClass,
     new_order_id,
 )
-from tests.adapters.conftest import fixtures_of, load
+from tests.adapters.conftest import FakeIntake, fixtures_of, load
 
 _AGREEMENT = PartnerAgreement.model_validate(
     yaml.safe_load((Path(__file__).parents[2] / "partners" / "swiftrent.yaml").read_text("utf-8"))
@@ -51,36 +45,6 @@ _OPERATIONS = fixtures_of(adapters.swiftrent).parent / "operations"
 _BOOK = Operation.COURTESY_CAR_BOOK
 _WEBHOOK_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 _T = EventType
-# kit.py's /oauth/token reads its form with request.form(), which needs python-multipart,
-# not a dependency of the project; without it the endpoint fails and the test issues the
-# token the way that endpoint would.
-_TOKEN_ENDPOINT_WORKS = importlib.util.find_spec("python_multipart") is not None
-
-
-class _Gateway:
-    """A stand-in for the gateway's intake: its token endpoint and recorded events."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, bytes, dict[str, str]]] = []
-        self._arrived = asyncio.Event()
-        self.app = FastAPI()
-
-        @self.app.post("/oauth/token")
-        async def token() -> dict[str, Any]:
-            return {"access_token": "gw-token", "token_type": "Bearer", "expires_in": 3600}
-
-        @self.app.post("/v1/partners/{partner_id}/events", status_code=202)
-        async def events(partner_id: str, request: Request) -> dict[str, Any]:
-            self.events.append((partner_id, await request.body(), dict(request.headers)))
-            self._arrived.set()
-            return {"accepted": True}
-
-    async def received(self, count: int) -> None:
-        """Wait (at most 5 s) until ``count`` webhooks have arrived."""
-        async with asyncio.timeout(5):
-            while len(self.events) < count:
-                self._arrived.clear()
-                await self._arrived.wait()
 
 
 async def _credentials() -> SandboxCredentials:
@@ -88,12 +52,12 @@ async def _credentials() -> SandboxCredentials:
 
 
 @pytest.fixture
-def gateway() -> _Gateway:
-    return _Gateway()
+def gateway() -> FakeIntake:
+    return FakeIntake(SwiftRentWebhooks(), _WEBHOOK_SECRET, _AGREEMENT.id)
 
 
 @pytest.fixture
-async def sandbox(gateway: _Gateway) -> AsyncIterator[Sandbox]:
+async def sandbox(gateway: FakeIntake) -> AsyncIterator[Sandbox]:
     link = GatewayLink(
         base_url="http://gateway.test",
         credentials=_credentials,
@@ -116,10 +80,6 @@ async def control(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
 async def _token(sandbox: Sandbox, control: httpx.AsyncClient) -> str:
     auth = _AGREEMENT.api.auth
     assert isinstance(auth, OAuth2ClientCredentials)
-    if not _TOKEN_ENDPOINT_WORKS:
-        value = secrets.token_urlsafe(24)
-        sandbox._tokens[value] = time.monotonic() + sandbox.config.token_ttl_s
-        return value
     response = await control.post(
         "/oauth/token",
         data={"grant_type": "client_credentials", "scope": auth.scope or ""},
@@ -262,23 +222,14 @@ class TestCancel:
 
 
 class TestWebhooks:
-    @staticmethod
-    def _translated(gateway: _Gateway, sandbox: Sandbox) -> list[CanonicalEvent]:
-        events = []
-        for partner_id, body, headers in gateway.events:
-            assert partner_id == sandbox.partner_id
-            payload = Webhook(_WEBHOOK_SECRET).verify(body, headers)
-            events.append(SwiftRentWebhooks().translate(payload, partner_id=partner_id))
-        return events
-
     async def test_lifecycle_arrives_signed_and_in_order(
-        self, http: httpx.AsyncClient, sandbox: Sandbox, gateway: _Gateway
+        self, http: httpx.AsyncClient, sandbox: Sandbox, gateway: FakeIntake
     ) -> None:
         call = _call()
         booking = await SwiftRentApi().call(http, call)
         assert isinstance(booking, CourtesyCarBooking)
         await gateway.received(3)
-        events = self._translated(gateway, sandbox)
+        events = gateway.translated()
         assert [e.type for e in events] == [
             _T.RENTAL_ORDER_ACCEPTED,
             _T.RENTAL_VEHICLE_DISPATCHED,
@@ -295,7 +246,7 @@ class TestWebhooks:
         http: httpx.AsyncClient,
         control: httpx.AsyncClient,
         sandbox: Sandbox,
-        gateway: _Gateway,
+        gateway: FakeIntake,
     ) -> None:
         call = _call()
         booking = await SwiftRentApi().call(http, call)
@@ -308,7 +259,7 @@ class TestWebhooks:
         assert caught.value.code == "not_cancellable"
         emitted = await control.post(f"/_orders/{booking.partner_reference}/emit/RENTAL_FINISHED")
         assert emitted.json()["status"] == 202
-        finished = self._translated(gateway, sandbox)[-1]
+        finished = gateway.translated()[-1]
         assert finished.type is _T.RENTAL_COMPLETED
         assert (finished.sequence, finished.order_id) == (4, call.order_id)
         assert finished.data == RentalCompleted(days=3, amount=Money.of("720.00", "CNY"))
@@ -326,7 +277,7 @@ class TestWebhooks:
         http: httpx.AsyncClient,
         control: httpx.AsyncClient,
         sandbox: Sandbox,
-        gateway: _Gateway,
+        gateway: FakeIntake,
         kind: str,
         event_type: EventType,
     ) -> None:
@@ -336,11 +287,11 @@ class TestWebhooks:
         assert isinstance(booking, CourtesyCarBooking)
         emitted = await control.post(f"/_orders/{booking.partner_reference}/emit/{kind}")
         assert emitted.status_code == 200
-        [event] = self._translated(gateway, sandbox)
+        [event] = gateway.translated()
         assert (event.type, event.order_id, event.sequence) == (event_type, call.order_id, 1)
 
     async def test_unknown_kind_is_refused(
-        self, http: httpx.AsyncClient, control: httpx.AsyncClient, gateway: _Gateway
+        self, http: httpx.AsyncClient, control: httpx.AsyncClient, gateway: FakeIntake
     ) -> None:
         await _configure(control, webhooks=False)
         booking = await SwiftRentApi().call(http, _call())

@@ -1,6 +1,5 @@
 """VoltGridApi against the VoltGrid sandbox: paging, sessions, HMAC auth, faults and pushes."""
 
-import asyncio
 import base64
 import secrets
 from collections.abc import AsyncIterator
@@ -10,8 +9,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from fastapi import FastAPI, Request
-from standardwebhooks.webhooks import Webhook
 
 import adapters.voltgrid
 from adapters import PartnerAuthFailed, PartnerRateLimited, PartnerRejected, PartnerUnavailable
@@ -27,7 +24,6 @@ from adapters.sandbox import (
 from adapters.voltgrid import VoltGridApi, VoltGridWebhooks
 from contracts import (
     EXAMPLE_REQUESTS,
-    CanonicalEvent,
     ChargingSession,
     ChargingSessionCompleted,
     ChargingSessionStarted,
@@ -40,7 +36,7 @@ from contracts import (
     StationList,
     new_order_id,
 )
-from tests.adapters.conftest import fixtures_of, load
+from tests.adapters.conftest import FakeIntake, fixtures_of, load
 
 _AGREEMENT = PartnerAgreement.model_validate(
     yaml.safe_load((Path(__file__).parents[2] / "partners" / "voltgrid.yaml").read_text("utf-8"))
@@ -57,52 +53,17 @@ _WEBHOOK_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 _T = EventType
 
 
-class _Gateway:
-    """A stand-in for the gateway's intake: its token endpoint and recorded events."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, bytes, dict[str, str]]] = []
-        self._arrived = asyncio.Event()
-        self.app = FastAPI()
-
-        @self.app.post("/oauth/token")
-        async def token() -> dict[str, Any]:
-            return {"access_token": "gw-token", "token_type": "Bearer", "expires_in": 3600}
-
-        @self.app.post("/v1/partners/{partner_id}/events", status_code=202)
-        async def events(partner_id: str, request: Request) -> dict[str, Any]:
-            self.events.append((partner_id, await request.body(), dict(request.headers)))
-            self._arrived.set()
-            return {"accepted": True}
-
-    async def received(self, count: int) -> None:
-        """Wait (at most 5 s) until ``count`` webhooks have arrived."""
-        async with asyncio.timeout(5):
-            while len(self.events) < count:
-                self._arrived.clear()
-                await self._arrived.wait()
-
-    def translated(self) -> list[CanonicalEvent]:
-        """Every recorded push, signature verified, in canonical terms."""
-        events = []
-        for partner_id, body, headers in self.events:
-            assert partner_id == _AGREEMENT.id
-            payload = Webhook(_WEBHOOK_SECRET).verify(body, headers)
-            events.append(VoltGridWebhooks().translate(payload, partner_id=partner_id))
-        return events
-
-
 async def _credentials() -> SandboxCredentials:
     return SandboxCredentials("voltgrid", "gw-client-secret", _WEBHOOK_SECRET)
 
 
 @pytest.fixture
-def gateway() -> _Gateway:
-    return _Gateway()
+def gateway() -> FakeIntake:
+    return FakeIntake(VoltGridWebhooks(), _WEBHOOK_SECRET, _AGREEMENT.id)
 
 
 @pytest.fixture
-async def sandbox(gateway: _Gateway) -> AsyncIterator[Sandbox]:
+async def sandbox(gateway: FakeIntake) -> AsyncIterator[Sandbox]:
     link = GatewayLink(
         base_url="http://gateway.test",
         credentials=_credentials,
@@ -331,7 +292,7 @@ class TestFaults:
 
 class TestWebhooks:
     async def test_a_start_pushes_active_then_completed_signed_and_in_order(
-        self, http: httpx.AsyncClient, gateway: _Gateway
+        self, http: httpx.AsyncClient, gateway: FakeIntake
     ) -> None:
         order_id = new_order_id()
         session = await _start(http, order_id)
@@ -351,7 +312,7 @@ class TestWebhooks:
         assert completed.data.amount.currency == "CNY"
 
     async def test_a_stop_repeats_the_same_completion_event(
-        self, http: httpx.AsyncClient, gateway: _Gateway
+        self, http: httpx.AsyncClient, gateway: FakeIntake
     ) -> None:
         order_id = new_order_id()
         session = await _start(http, order_id)
@@ -372,7 +333,7 @@ class TestWebhooks:
         self,
         http: httpx.AsyncClient,
         control: httpx.AsyncClient,
-        gateway: _Gateway,
+        gateway: FakeIntake,
     ) -> None:
         await _configure(control, webhooks=False)
         order_id = new_order_id()
@@ -386,7 +347,7 @@ class TestWebhooks:
         assert len(gateway.events) == 1  # nothing completed, so nothing more to push
 
     async def test_an_unknown_kind_is_refused(
-        self, http: httpx.AsyncClient, control: httpx.AsyncClient, gateway: _Gateway
+        self, http: httpx.AsyncClient, control: httpx.AsyncClient, gateway: FakeIntake
     ) -> None:
         await _configure(control, webhooks=False)
         session = await _start(http)
