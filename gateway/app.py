@@ -20,6 +20,7 @@ from gateway.api import (
     partners,
     privacy,
     scorecards,
+    settlements,
     webhooks,
 )
 from gateway.api.oauth import router as oauth_router
@@ -31,6 +32,7 @@ from gateway.dispatch.idempotency import IdempotencyKeys
 from gateway.dispatch.resilience import ResilientCaller
 from gateway.dispatch.sandboxes import mount_sandboxes
 from gateway.dispatch.service import Dispatcher
+from gateway.ledger import run_accrual
 from gateway.logs import get_logger
 from gateway.middleware import RequestEnvelopeMiddleware
 from gateway.oauth.credentials import webhook_secrets
@@ -103,6 +105,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             ),
             asyncio.create_task(call_recorder.run(), name="partner-call-recorder"),
             asyncio.create_task(
+                run_accrual(container, interval_seconds=settings.fee_accrual_interval_seconds),
+                name="fee-accrual",
+            ),
+            asyncio.create_task(
                 alert_monitor.run(interval_seconds=settings.burn_check_interval_seconds),
                 name="burn-alerts",
             ),
@@ -137,6 +143,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             {"name": "orders", "description": "The OEM app: partner services and orders."},
             {"name": "feedback", "description": "Ratings, complaints and SLA alerts."},
             {"name": "scorecards", "description": "Partner scorecards, tiers, month close."},
+            {
+                "name": "settlements",
+                "description": "Commission ledger, KPI values, monthly settlement statements.",
+            },
             {
                 "name": "privacy",
                 "description": "Consents, the disclosure audit and relay numbers.",
@@ -200,6 +210,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(privacy.router)
     app.include_router(exports.router)
     app.include_router(scorecards.router)
+    app.include_router(settlements.router)
     app.add_middleware(
         RequestEnvelopeMiddleware,
         metrics=container.metrics,

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from gateway.ledger.cli import settlement_app
 from gateway.logs import configure_logging
 from gateway.oauth.cli import clients_app, credentials_app, keys_app
 from gateway.persistence.db import create_engine
@@ -33,6 +34,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(events_app, name="events")
 app.add_typer(masking_app, name="masking")
 app.add_typer(scorecard_app, name="scorecard")
+app.add_typer(settlement_app, name="settlement")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

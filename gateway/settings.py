@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     burn_check_interval_seconds: float = Field(
         60, gt=0, le=3600, description="How often partners' error-budget burn rates are checked."
     )
+    fee_accrual_interval_seconds: float = Field(
+        3600,
+        gt=0,
+        le=86_400,
+        description="How often the open months' platform and outcome base fees are written "
+        "to the ledger (idempotent; closing a month writes them too).",
+    )
     scorecard_min_ratings: int = Field(
         30,
         ge=1,

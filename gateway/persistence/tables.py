@@ -32,12 +32,16 @@ __all__ = [
     "DeadLetterRow",
     "DisclosureRow",
     "InboxRow",
+    "KpiValueRow",
+    "LedgerEntryRow",
     "OrderEventRow",
     "OrderRow",
     "PartnerCallRow",
     "RatingRow",
     "RelayBindingRow",
     "ScorecardRow",
+    "SettlementMonthRow",
+    "SettlementStatementRow",
     "SigningKeyRow",
     "SlaClockRow",
     "TierChangeRow",
@@ -409,3 +413,84 @@ class ClosedMonthRow(Base):
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     closed_at: Mapped[datetime]
     closed_by: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerEntryRow(Base):
+    """One monetary effect between the OEM and a partner; never updated or deleted.
+
+    ``amount`` is signed integer minor units: a reversal carries the negated
+    amount of the entry it reverses (``reverses_id``), so the two net to zero.
+    The database refuses UPDATE and DELETE on this table (migration 0006).
+    """
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        UniqueConstraint("entry_key", name="uq_ledger_entries_entry_key"),
+        UniqueConstraint("reverses_id", name="uq_ledger_entries_reverses_id"),
+        Index("ix_ledger_entries_month_partner", "effective_month", "partner_id"),
+        Index("ix_ledger_entries_order", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # What makes the entry unique: its source (order event, month, KPI record, reversal).
+    entry_key: Mapped[str] = mapped_column(String(160))
+    partner_id: Mapped[str] = mapped_column(String(40))
+    order_id: Mapped[str | None] = mapped_column(String(40))
+    event_id: Mapped[str | None] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(24))
+    plan_kind: Mapped[str | None] = mapped_column(String(24))
+    # The plan's parameters as applied (rate after any tier reduction, the tier, bounds).
+    plan: Mapped[dict[str, Any]]
+    basis_amount: Mapped[int | None] = mapped_column(BigId)
+    rate: Mapped[str | None] = mapped_column(String(32))  # exact decimal text, e.g. "0.07"
+    units: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigId)
+    currency: Mapped[str] = mapped_column(String(3))
+    direction: Mapped[str] = mapped_column(String(12))  # receivable | payable | retained
+    occurred_at: Mapped[datetime]
+    occurred_month: Mapped[str] = mapped_column(String(7))
+    effective_month: Mapped[str] = mapped_column(String(7))
+    created_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    reverses_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("ledger_entries.id", ondelete="RESTRICT")
+    )
+
+
+class SettlementMonthRow(Base):
+    """A month whose settlement statements are closed: no entry lands in it any more."""
+
+    __tablename__ = "settlement_months"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    closed_at: Mapped[datetime]
+    closed_by: Mapped[str] = mapped_column(String(64))
+
+
+class SettlementStatementRow(Base):
+    """A partner's statement of a closed month, frozen as it was closed."""
+
+    __tablename__ = "settlement_statements"
+
+    partner_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    statement: Mapped[dict[str, Any]]
+    entry_count: Mapped[int] = mapped_column(Integer)
+    closed_at: Mapped[datetime]
+
+
+class KpiValueRow(Base):
+    """A partner's KPI value of a month for an outcome-based plan; the latest one counts."""
+
+    __tablename__ = "kpi_values"
+    __table_args__ = (Index("ix_kpi_values_partner_month", "partner_id", "month", "kpi"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(40))
+    month: Mapped[str] = mapped_column(String(7))
+    kpi: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(32))  # exact decimal text
+    source: Mapped[str] = mapped_column(Text)
+    attribution: Mapped[str] = mapped_column(String(16))
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(64))

@@ -12,6 +12,7 @@ from gateway.persistence.repositories import (
     DeadLetterRepository,
     DisclosureRepository,
     InboxRepository,
+    LedgerRepository,
     OrderRepository,
     RelayRepository,
     ScorecardRepository,
@@ -35,6 +36,7 @@ class UnitOfWork:
     disclosures: DisclosureRepository
     relays: RelayRepository
     scorecards: ScorecardRepository
+    ledger: LedgerRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -52,6 +54,7 @@ class UnitOfWork:
         self.disclosures = DisclosureRepository(session)
         self.relays = RelayRepository(session)
         self.scorecards = ScorecardRepository(session)
+        self.ledger = LedgerRepository(session)
         return self
 
     async def __aexit__(

@@ -12,6 +12,7 @@ import asyncio
 from typing import Final
 
 from gateway.bootstrap import Container
+from gateway.ledger import credit_breached_orders
 from gateway.logs import get_logger
 from gateway.persistence.repositories import Breach
 
@@ -22,10 +23,16 @@ _BATCH: Final = 500
 
 
 async def sweep_once(container: Container, *, limit: int = _BATCH) -> list[Breach]:
-    """Breach every open clock past its deadline (up to ``limit``); the breaches."""
+    """Breach every open clock past its deadline (up to ``limit``); the breaches.
+
+    Completed orders among them then get their SLA credit, each in its own
+    transaction (``credit_breached_orders``); a crash in between is made good
+    when the month's statements are closed.
+    """
     async with container.uow() as uow:
         breaches = await uow.sla.sweep(container.clock(), limit)
         await uow.commit()
+    await credit_breached_orders(container, [breach.order_id for breach in breaches])
     for breach in breaches:
         container.metrics.sla_breaches.labels(breach.partner_id, breach.term).inc()
         _log.warning(

@@ -18,6 +18,7 @@ from contracts import (
     TransitionDecision,
     decide_transition,
 )
+from gateway.ledger import record_order_event
 from gateway.logs import get_logger
 from gateway.persistence.repositories import Delivery
 from gateway.persistence.tables import DeadLetterRow, OrderEventRow
@@ -209,6 +210,17 @@ async def _apply_event(
         outcome, detail = Outcome.STALE, f"recorded; the order is already {current}"
     if inserted:
         await _measure(uow, registry, order.id, row.partner_id, event, now)
+        await record_order_event(
+            uow,
+            registry,
+            order_id=order.id,
+            partner_id=row.partner_id,
+            event=event,
+            previous=current,
+            moved_to=target if moves else None,
+            status=OrderStatus(final_status),
+            now=now,
+        )
     _log.info(
         "webhook.applied",
         partner_id=row.partner_id,

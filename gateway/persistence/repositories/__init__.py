@@ -3,6 +3,7 @@
 from gateway.persistence.repositories.clients import ClientRepository
 from gateway.persistence.repositories.dead_letters import DeadLetterRepository
 from gateway.persistence.repositories.inbox import Delivery, InboxRepository, StoredDelivery
+from gateway.persistence.repositories.ledger import LedgerRepository, LedgerTotal, credit_key
 from gateway.persistence.repositories.orders import OrderRepository, OrderState
 from gateway.persistence.repositories.privacy import (
     ConsentRepository,
@@ -25,6 +26,8 @@ __all__ = [
     "Delivery",
     "DisclosureRepository",
     "InboxRepository",
+    "LedgerRepository",
+    "LedgerTotal",
     "OrderRepository",
     "OrderState",
     "PartnerAggregates",
@@ -35,4 +38,5 @@ __all__ = [
     "StoredDelivery",
     "TermAggregates",
     "WindowTotals",
+    "credit_key",
 ]
