@@ -241,7 +241,9 @@ async def complete(
     return order_id
 
 
-async def cancel(container: Container, partner_id: str, order_id: str, *, occurred_at: datetime) -> Answer:
+async def cancel(
+    container: Container, partner_id: str, order_id: str, *, occurred_at: datetime
+) -> Answer:
     """Cancel the order by the partner's event."""
     return await deliver(
         container,

@@ -50,7 +50,9 @@ class TestWorkedExamples:
     async def test_thirty_percent_share_of_a_4321_premium(
         self, container: Container, partners: Partners
     ) -> None:
-        order_id = await complete(container, partners["pingsure"], 432100, occurred_at=at("2026-03"))
+        order_id = await complete(
+            container, partners["pingsure"], 432100, occurred_at=at("2026-03")
+        )
         (entry,) = await entries_of(container, order_id)
         assert _amounts([entry]) == [("revenue_share", "receivable", 129630)]
 
@@ -118,7 +120,7 @@ class TestWorkedExamples:
 
         assert await credit_breached_orders(container, [order_id, order_id]) == 1
         assert await credit_breached_orders(container, [order_id]) == 0
-        commission, credit = await entries_of(container, order_id)
+        _commission, credit = await entries_of(container, order_id)
         # 10 % (swiftrent's breach_credit_percent) of 98.76 = 9.876 -> 9.88 CNY to the OEM.
         assert (credit.kind, credit.direction, credit.amount) == ("sla_credit", "receivable", 988)
         statement = await statement_of(container, swiftrent, "2026-03")
