@@ -74,4 +74,6 @@ class SlaTerms(CanonicalModel):
     breach_credit_percent: Annotated[
         Decimal, BeforeValidator(_exact_decimal), Field(ge=0, le=100)
     ] = Decimal(0)
-    """Share of an order's commission credited back when one of its terms is breached."""
+    """Share of what an order moved between the OEM and the partner (its commission,
+    revenue share, resale cost or covered cost) that the partner credits the OEM when one
+    of its terms is breached; once per order (docs/commission.md)."""

@@ -130,7 +130,7 @@ def effective_rate(rate: Decimal, tier: PartnerTier, reduction_points: Decimal) 
     """The plan's rate, less the gold reduction (percentage points) while the partner is gold."""
     if tier is not PartnerTier.GOLD or not reduction_points:
         return rate
-    return max(Decimal(0), rate - reduction_points / _HUNDRED)
+    return max(Decimal(0), rate - reduction_points.scaleb(-2))  # points to a fraction, exactly
 
 
 def _params(plan: CommissionPlan, index: int, **extra: Any) -> dict[str, Any]:
@@ -346,7 +346,7 @@ def sla_credit(percent: Decimal, order_entries: Iterable[tuple[str, Money]]) -> 
         return None  # nothing left (reversed), or an order in two currencies: no share defined
     currency, total = live[0]
     basis = Money(amount=abs(total), currency=currency)
-    rate = percent / _HUNDRED
+    rate = percent.scaleb(-2)
     amount = basis.apply_rate(rate)
     if not amount.amount:
         return None

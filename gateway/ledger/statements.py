@@ -17,7 +17,7 @@ from typing import Final
 
 from contracts import Money
 from gateway.bootstrap import Container
-from gateway.ledger.rules import EntryDirection, EntryKind
+from gateway.ledger.rules import PLAN_KINDS, EntryDirection, EntryKind
 from gateway.ledger.schemas import LedgerEntry, Section, Statement, StatementLine, StatementTotal
 from gateway.ledger.service import SettlementMonthClosed, accrue_month, credit_breached_orders
 from gateway.logs import get_logger
@@ -198,7 +198,9 @@ async def close_settlement_month(
     async with container.uow() as uow:
         if await uow.ledger.closed_month(month) is not None:
             raise SettlementMonthClosed(f"{month} is already closed; its statements are frozen.")
-        missing = await uow.ledger.uncredited_breaches(crediting, until_month=month)
+        missing = await uow.ledger.uncredited_breaches(
+            crediting, shared_kinds=PLAN_KINDS, until_month=month
+        )
     # Credits the sweep left (a crash between its two steps), each in its own transaction
     # before the month is locked: they lock their order first, as webhooks do.
     await credit_breached_orders(container, missing)

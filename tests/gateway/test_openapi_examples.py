@@ -12,10 +12,13 @@ from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook
 
 from contracts import EXAMPLE_REQUESTS, Operation
+from contracts.ids import new_order_id
 from gateway.api.orders import EXAMPLE_ORDER_ID
 from gateway.api.privacy import EXAMPLE_REAL_NUMBER, EXAMPLE_VIRTUAL_NUMBER
+from gateway.api.settlements import EXAMPLE_ENTRY_ID
 from gateway.oauth.credentials import IssuedCredentials, create_client, rotate_partner_credentials
 from gateway.persistence.tables import ComplaintRow
+from gateway.scorecards.months import month_of
 from gateway.privacy.relays import bind_relay
 from tests.gateway.conftest import AccessToken, IssueCredentials
 from tests.gateway.webhooks.conftest import order_row
@@ -30,7 +33,9 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-def _example_of(parameter_or_media: dict[str, Any]) -> Any:
+def _example_of(
+    parameter_or_media: dict[str, Any], components: dict[str, Any] | None = None
+) -> Any:
     if "example" in parameter_or_media:
         return parameter_or_media["example"]
     examples = parameter_or_media.get("examples") or {}
@@ -40,11 +45,20 @@ def _example_of(parameter_or_media: dict[str, Any]) -> Any:
     schema = parameter_or_media.get("schema", {})
     if "examples" in schema:
         return schema["examples"][0]
-    return schema.get("example")
+    if "example" in schema:
+        return schema["example"]
+    reference = schema.get("$ref", "")
+    if components is not None and reference.startswith("#/components/schemas/"):
+        # A model's own examples (`json_schema_extra`) sit on its component schema.
+        return _example_of({"schema": components["schemas"][reference.rsplit("/", 1)[1]]})
+    return None
 
 
 def _request_from_examples(
-    path: str, operation: dict[str, Any], headers: dict[str, str]
+    path: str,
+    operation: dict[str, Any],
+    headers: dict[str, str],
+    components: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any], Any, str | None]:
     query: dict[str, Any] = {}
     for parameter in operation.get("parameters", []):
@@ -63,7 +77,7 @@ def _request_from_examples(
     body, media_type = None, None
     if "requestBody" in operation:
         media_type, media = next(iter(operation["requestBody"]["content"].items()))
-        body = _example_of(media)
+        body = _example_of(media, components)
         assert body is not None, "request body has no example"
     return path, query, body, media_type
 
@@ -142,6 +156,44 @@ async def _file_example_complaint(app: FastAPI, order_id: str) -> int:
     return row.id
 
 
+async def _write_example_entry(app: FastAPI) -> int:
+    """A ledger entry to correct: a commission on an order of swiftrent's, settling now."""
+    container = app.state.container
+    now = datetime.now(UTC)
+    order_id = new_order_id()
+    async with container.uow() as uow:
+        uow.orders.add(order_row(order_id, "swiftrent", status="completed"))
+        await uow.flush()
+        (entry,) = await uow.ledger.add(
+            [
+                {
+                    "entry_key": f"order:{order_id}:completed:0:commission",
+                    "partner_id": "swiftrent",
+                    "order_id": order_id,
+                    "event_id": None,
+                    "kind": "commission",
+                    "plan_kind": "percentage",
+                    "plan": {"kind": "percentage", "rate": "0.08", "index": 0},
+                    "basis_amount": 61728,
+                    "rate": "0.08",
+                    "units": None,
+                    "amount": 4938,
+                    "currency": "CNY",
+                    "direction": "receivable",
+                    "occurred_at": now,
+                    "occurred_month": month_of(now),
+                    "effective_month": month_of(now),
+                    "created_at": now,
+                    "reason": "8 % of the order value 617.28 CNY (OpenAPI example)",
+                    "reverses_id": None,
+                }
+            ]
+        )
+        await uow.commit()
+    entry_id: int = entry.id
+    return entry_id
+
+
 async def rotate_or_create_app_client(app: FastAPI) -> IssuedCredentials:
     return await create_client(
         app.state.container, f"examples-{uuid.uuid4().hex[:6]}", ["services:write"]
@@ -168,7 +220,9 @@ class TestOpenApiExamples:
         admin = await issue_credentials(app, name="examples", scopes="admin")
         for method, path, operation in operations:
             headers: dict[str, str] = {}
-            url, query, body, media_type = _request_from_examples(path, operation, headers)
+            url, query, body, media_type = _request_from_examples(
+                path, operation, headers, spec.get("components")
+            )
             if "{order_id}" in path or "{complaint_id}" in path:
                 # Order ids are minted by the gateway: place the example order, use its id.
                 order_id = await _place_example_order(app, client)
@@ -177,6 +231,10 @@ class TestOpenApiExamples:
                 url = url.replace("/1/", f"/{await _file_example_complaint(app, order_id)}/")
             if path.startswith("/v1/relay-numbers/"):
                 await _bind_example_relay(app)
+            if "{entry_id}" in path:
+                # Ledger entries are written by the gateway, once: correct one of our own.
+                entry_id = await _write_example_entry(app)
+                url = url.replace(f"/entries/{EXAMPLE_ENTRY_ID}/", f"/entries/{entry_id}/")
             auth = None
             for requirement in operation.get("security", []):
                 if "client_secret_basic" in requirement:

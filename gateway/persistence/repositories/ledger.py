@@ -263,12 +263,18 @@ class LedgerRepository:
         return result.one_or_none()
 
     async def uncredited_breaches(
-        self, partner_ids: Sequence[str], *, until_month: str, limit: int = 1000
+        self,
+        partner_ids: Sequence[str],
+        *,
+        shared_kinds: Iterable[str],
+        until_month: str,
+        limit: int = 1000,
     ) -> list[str]:
         """Completed orders of these partners with a breached SLA clock (started up to
-        ``until_month``) and no SLA credit entry yet."""
+        ``until_month``), an entry of a kind a credit shares, and no SLA credit yet."""
         if not partner_ids:
             return []
+        priced = aliased(LedgerEntryRow)
         statement = (
             select(SlaClockRow.order_id)
             .join(OrderRow, OrderRow.id == SlaClockRow.order_id)
@@ -278,6 +284,14 @@ class LedgerRepository:
                 SlaClockRow.month <= until_month,
                 OrderRow.status == "completed",
                 ~exists().where(and_(LedgerEntryRow.entry_key == _CREDIT + SlaClockRow.order_id)),
+                # Orders with something to share: the others never get a credit.
+                exists().where(
+                    and_(
+                        priced.order_id == SlaClockRow.order_id,
+                        priced.kind.in_(list(shared_kinds)),
+                        priced.amount != 0,
+                    )
+                ),
             )
             .distinct()
             .limit(limit)

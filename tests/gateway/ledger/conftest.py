@@ -7,8 +7,10 @@ intake (store, then apply), as a partner's delivery does.
 
 Settlement months are closed for the whole database, so a test that closes
 one uses a month no other test writes to or closes: tests that only record
-effects use months of 2025 and 2026; closing tests each take their own month
-of 2023 or 2024 (the OpenAPI example closes 2026-09).
+effects use months of 2026; closing tests each take their own month of 2025
+(the sample plans are in force from 2025-01, taicover's from 2025-03) or,
+when they need no plan in force, of 2023 and 2024. The OpenAPI example closes
+2026-09. Taken: 2025-02 and 2025-04 (test_ledger).
 """
 
 from __future__ import annotations
