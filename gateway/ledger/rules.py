@@ -153,7 +153,7 @@ def _rated(
     amount = basis.apply_rate(rate)
     note = f"{rate * _HUNDRED:f} % of {what} {basis}"
     if rate != plan.rate:
-        note += f" (plan rate {plan.rate * _HUNDRED:f} % less {reduction_points:f} points: gold)"
+        note += f" (plan rate {plan.rate * _HUNDRED:f} % less {reduction_points:f} point(s): gold)"
     if isinstance(plan, PercentagePlan):
         if plan.min is not None and plan.min.currency == amount.currency and amount < plan.min:
             amount, note = plan.min, note + f", raised to the minimum {plan.min}"

@@ -18,8 +18,8 @@ from gateway.api.privacy import EXAMPLE_REAL_NUMBER, EXAMPLE_VIRTUAL_NUMBER
 from gateway.api.settlements import EXAMPLE_ENTRY_ID
 from gateway.oauth.credentials import IssuedCredentials, create_client, rotate_partner_credentials
 from gateway.persistence.tables import ComplaintRow
-from gateway.scorecards.months import month_of
 from gateway.privacy.relays import bind_relay
+from gateway.scorecards.months import month_of
 from tests.gateway.conftest import AccessToken, IssueCredentials
 from tests.gateway.webhooks.conftest import order_row
 
