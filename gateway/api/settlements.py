@@ -86,7 +86,9 @@ class EntryPage(BaseModel):
     """Ledger entries by id; pass `next_after` as `after` for the next page."""
 
     entries: list[LedgerEntry]
-    next_after: int | None = Field(description="Null on the last page.")
+    next_after: int | None = Field(
+        description="Null when fewer than `limit` entries came back (no more pages)."
+    )
 
 
 class Correction(BaseModel):
@@ -96,6 +98,7 @@ class Correction(BaseModel):
     amount: int | None = Field(
         None,
         ge=0,
+        le=10**15,
         description="The corrected amount in minor units (fen), same currency and direction; "
         "omit to only reverse the entry.",
     )
@@ -121,7 +124,13 @@ class KpiValueIn(BaseModel):
         description="YYYY-MM (Asia/Shanghai); recorded before the month is closed."
     )
     kpi: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
-    value: Decimal = Field(description="Exact decimal, e.g. '3.5' (percent points).")
+    value: Decimal = Field(
+        description="Exact decimal, e.g. '3.5' (percent points).",
+        ge=-(10**9),
+        le=10**9,
+        max_digits=20,
+        decimal_places=8,
+    )
     source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
     attribution: Attribution = Field(description="Must be the rule the agreement sets.")
 
