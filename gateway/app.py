@@ -26,6 +26,8 @@ from gateway.api import (
 from gateway.api.oauth import router as oauth_router
 from gateway.api.openapi import install_openapi
 from gateway.bootstrap import Container, build_container
+from gateway.console.pages import run_scorecard_refresh
+from gateway.console.routes import install as install_console
 from gateway.dispatch.breaker import CircuitBreakers
 from gateway.dispatch.clients import PartnerClients
 from gateway.dispatch.idempotency import IdempotencyKeys
@@ -104,6 +106,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
                 name="sla-sweep",
             ),
             asyncio.create_task(call_recorder.run(), name="partner-call-recorder"),
+            asyncio.create_task(
+                run_scorecard_refresh(
+                    container, interval_seconds=settings.scorecard_refresh_interval_seconds
+                ),
+                name="scorecard-refresh",
+            ),
             asyncio.create_task(
                 run_accrual(container, interval_seconds=settings.fee_accrual_interval_seconds),
                 name="fee-accrual",
@@ -211,6 +219,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(exports.router)
     app.include_router(scorecards.router)
     app.include_router(settlements.router)
+    install_console(app)
     app.add_middleware(
         RequestEnvelopeMiddleware,
         metrics=container.metrics,

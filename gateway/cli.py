@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from gateway.console.cli import users_app
 from gateway.ledger.cli import settlement_app
 from gateway.logs import configure_logging
 from gateway.oauth.cli import clients_app, credentials_app, keys_app
@@ -35,6 +36,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(masking_app, name="masking")
 app.add_typer(scorecard_app, name="scorecard")
 app.add_typer(settlement_app, name="settlement")
+app.add_typer(users_app, name="users")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

@@ -125,6 +125,26 @@ class Settings(BaseSettings):
     burn_check_interval_seconds: float = Field(
         60, gt=0, le=3600, description="How often partners' error-budget burn rates are checked."
     )
+    console_session_minutes: int = Field(
+        480,
+        ge=1,
+        le=7 * 24 * 60,
+        description="How long a console sign-in lasts; the session then ends and the manager "
+        "signs in again.",
+    )
+    console_lockout_attempts: int = Field(
+        5, ge=1, le=100, description="Wrong passwords in a row before a console account locks."
+    )
+    console_lockout_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="How long a locked console account stays locked."
+    )
+    scorecard_refresh_interval_seconds: float = Field(
+        600,
+        gt=0,
+        le=86_400,
+        description="How often the current month's provisional scorecards are recomputed "
+        "and stored for the console.",
+    )
     fee_accrual_interval_seconds: float = Field(
         3600,
         gt=0,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Final
@@ -19,11 +16,11 @@ from gateway.ledger import (
     close_settlement_month,
     correct_entry,
     record_kpi,
-    statement_entries,
+    statement_csv,
     statement_of,
     statements_of_month,
 )
-from gateway.ledger.schemas import CSV_COLUMNS, LedgerEntry, Statement, StatementTotal, csv_row
+from gateway.ledger.schemas import LedgerEntry, Statement, StatementTotal
 from gateway.oauth.resource import Principal, require_scopes
 from gateway.problems import NotFound
 from gateway.registry import UnknownPartner
@@ -203,19 +200,6 @@ async def list_settlements(
     )
 
 
-async def _csv_lines(container: ContainerDep, partner_id: str, month: str) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    async for entry in statement_entries(container, partner_id, month):
-        writer.writerow(csv_row(entry))
-        if buffer.tell() > 64_000:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
 @router.get(
     "/v1/partners/{partner_id}/settlements/{month}",
     response_model=Statement,
@@ -245,7 +229,7 @@ async def partner_statement(
             raise _unknown_partner(partner_id)
     if _wants_csv(accept):
         return StreamingResponse(
-            _csv_lines(container, partner_id, month),
+            statement_csv(container, partner_id, month),
             media_type=f"{_CSV}; charset=utf-8",
             headers={
                 "content-disposition": f'attachment; filename="statement-{partner_id}-{month}.csv"'

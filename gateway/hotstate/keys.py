@@ -63,3 +63,7 @@ class Keyspace:
     def partner_token(self, partner_id: str, ttl_seconds: float) -> Key:
         """The access token the partner's OAuth server gave us, until shortly before it expires."""
         return self._key(ttl_seconds, "partner", partner_id, "token")
+
+    def console_session(self, session_id_digest: str, ttl_seconds: float) -> Key:
+        """A signed-in console session (user, role, CSRF token), until it expires."""
+        return self._key(ttl_seconds, "console", "session", session_id_digest)

@@ -18,6 +18,7 @@ from gateway.ledger.service import (
 from gateway.ledger.statements import (
     build_statement,
     close_settlement_month,
+    statement_csv,
     statement_entries,
     statement_of,
     statements_of_month,
@@ -39,6 +40,7 @@ __all__ = [
     "reverse_order",
     "run_accrual",
     "settling_month",
+    "statement_csv",
     "statement_entries",
     "statement_of",
     "statements_of_month",

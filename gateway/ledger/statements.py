@@ -10,6 +10,8 @@ sends whatever comes later to the next month.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
@@ -18,7 +20,15 @@ from typing import Final
 from contracts import Money
 from gateway.bootstrap import Container
 from gateway.ledger.rules import PLAN_KINDS, EntryDirection, EntryKind
-from gateway.ledger.schemas import LedgerEntry, Section, Statement, StatementLine, StatementTotal
+from gateway.ledger.schemas import (
+    CSV_COLUMNS,
+    LedgerEntry,
+    Section,
+    Statement,
+    StatementLine,
+    StatementTotal,
+    csv_row,
+)
 from gateway.ledger.service import SettlementMonthClosed, accrue_month, credit_breached_orders
 from gateway.logs import get_logger
 from gateway.persistence.repositories import LedgerTotal
@@ -29,6 +39,7 @@ from gateway.scorecards.service import MonthNotOver
 __all__ = [
     "build_statement",
     "close_settlement_month",
+    "statement_csv",
     "statement_entries",
     "statement_of",
     "statements_of_month",
@@ -178,6 +189,20 @@ async def statement_entries(
     async with container.uow() as uow:
         async for row in uow.ledger.stream(partner_id, parse_month(month)):
             yield LedgerEntry.from_row(row)
+
+
+async def statement_csv(container: Container, partner_id: str, month: str) -> AsyncIterator[str]:
+    """The partner's entries of the month as CSV (``CSV_COLUMNS``), in chunks of ~64 KB."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    async for entry in statement_entries(container, partner_id, month):
+        writer.writerow(csv_row(entry))
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 async def close_settlement_month(

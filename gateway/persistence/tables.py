@@ -29,6 +29,7 @@ __all__ = [
     "ComplaintRow",
     "ConsentEventRow",
     "ConsentRow",
+    "ConsoleUserRow",
     "DeadLetterRow",
     "DisclosureRow",
     "InboxRow",
@@ -494,3 +495,17 @@ class KpiValueRow(Base):
     attribution: Mapped[str] = mapped_column(String(16))
     recorded_at: Mapped[datetime]
     recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+class ConsoleUserRow(Base):
+    """A partnership manager's or administrator's console account."""
+
+    __tablename__ = "console_users"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # manager | admin
+    password_hash: Mapped[str] = mapped_column(String(255))  # scrypt, gateway/oauth/hashing.py
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    last_sign_in_at: Mapped[datetime | None]

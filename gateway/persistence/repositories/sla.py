@@ -219,3 +219,38 @@ class SlaRepository:
         if for_update and is_postgresql(self._session):
             statement = statement.with_for_update()
         return (await self._session.scalars(statement)).one_or_none()
+
+    async def breaches_between(
+        self, partner_ids: Sequence[str], start: datetime, end: datetime
+    ) -> int:
+        """How many clocks of these partners were found breached in [start, end)
+        (by the index on partner and resolution time)."""
+        count = await self._session.scalar(
+            select(func.count()).where(
+                SlaClockRow.partner_id.in_(list(partner_ids)),
+                SlaClockRow.status == _BREACHED,
+                SlaClockRow.resolved_at >= start,
+                SlaClockRow.resolved_at < end,
+            )
+        )
+        return int(count or 0)
+
+    async def recent_breaches(self, partner_id: str, limit: int) -> Sequence[SlaClockRow]:
+        """The partner's latest breached clocks, newest first."""
+        result = await self._session.scalars(
+            select(SlaClockRow)
+            .where(SlaClockRow.partner_id == partner_id, SlaClockRow.status == _BREACHED)
+            .order_by(SlaClockRow.deadline_at.desc())
+            .limit(limit)
+        )
+        return result.all()
+
+    async def recent_complaints(self, partner_id: str, limit: int) -> Sequence[ComplaintRow]:
+        """The partner's latest complaints, newest first."""
+        result = await self._session.scalars(
+            select(ComplaintRow)
+            .where(ComplaintRow.partner_id == partner_id)
+            .order_by(ComplaintRow.created_at.desc())
+            .limit(limit)
+        )
+        return result.all()

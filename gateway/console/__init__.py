@@ -1,0 +1,1 @@
+"""The web console for partnership managers at ``/console`` (server-rendered, no CDN)."""
