@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -160,6 +161,18 @@ def _secure(request: Request) -> bool:
     return proto.split(",")[0].strip() == "https"
 
 
+def _set_csrf_cookie(response: Response, token: str, request: Request) -> None:
+    """The sign-in form's double-submit CSRF cookie."""
+    response.set_cookie(
+        CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path="/console",
+    )
+
+
 def _forbidden(page: Page, key: str) -> HTMLResponse:
     return page.render("message.html", status=403, message=page.locale.t(key))
 
@@ -176,8 +189,6 @@ async def login_form(
     page: PageDep, next: str | None = None, expired: str | None = None
 ) -> HTMLResponse:
     """The sign-in form with a double-submit CSRF token."""
-    import secrets
-
     token = secrets.token_urlsafe(32)
     response = page.render(
         "login.html",
@@ -185,14 +196,7 @@ async def login_form(
         csrf=token,
         error=page.locale.t("signin.expired") if expired else None,
     )
-    response.set_cookie(
-        CSRF_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=_secure(page.request),
-        path="/console",
-    )
+    _set_csrf_cookie(response, token, page.request)
     return response
 
 
@@ -210,8 +214,6 @@ async def login(
     try:
         role = await authenticate(page.container, user.strip().lower(), password)
     except BadCredentials:
-        import secrets
-
         token = secrets.token_urlsafe(32)
         response: Response = page.render(
             "login.html",
@@ -221,7 +223,7 @@ async def login(
             error=page.locale.t("signin.refused"),
             user=user,
         )
-        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console")
+        _set_csrf_cookie(response, token, page.request)
         return response
     session_id = await start_session(page.container, user.strip().lower(), role)
     response = RedirectResponse(_safe_next(next), status_code=303)
@@ -374,6 +376,22 @@ async def settlements_page(page: PageDep, month: str | None = None) -> HTMLRespo
     )
 
 
+@router.get("/partners/{partner_id}/settlements/{month}.csv")
+async def statement_csv_download(page: PageDep, partner_id: str, month: str) -> Response:
+    """The statement's entries as CSV (the API's columns)."""
+    _signed_in(page)
+    if partner_id not in page.container.registry:
+        return page.render("message.html", status=404, message=page.locale.t("not_found"))
+    month = parse_month(month)
+    return StreamingResponse(
+        statement_csv(page.container, partner_id, month),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": f'attachment; filename="statement-{partner_id}-{month}.csv"'
+        },
+    )
+
+
 @router.get("/partners/{partner_id}/settlements/{month}", response_class=HTMLResponse)
 async def statement_page(page: PageDep, partner_id: str, month: str) -> HTMLResponse:
     """A partner's statement of a month with its entries."""
@@ -389,22 +407,6 @@ async def statement_page(page: PageDep, partner_id: str, month: str) -> HTMLResp
         statement=statement,
         entries=[LedgerEntry.from_row(row) for row in rows],
         more=statement.entry_count > len(rows),
-    )
-
-
-@router.get("/partners/{partner_id}/settlements/{month}.csv")
-async def statement_csv_download(page: PageDep, partner_id: str, month: str) -> Response:
-    """The statement's entries as CSV (the API's columns)."""
-    _signed_in(page)
-    if partner_id not in page.container.registry:
-        return page.render("message.html", status=404, message=page.locale.t("not_found"))
-    month = parse_month(month)
-    return StreamingResponse(
-        statement_csv(page.container, partner_id, month),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "content-disposition": f'attachment; filename="statement-{partner_id}-{month}.csv"'
-        },
     )
 
 
