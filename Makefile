@@ -31,9 +31,10 @@ dev: $(VENV)/.dev-installed
 run: setup
 	$(BIN)/pgw serve
 
-## test: make sure PostgreSQL and Redis answer, then run the whole suite
+## test: make sure PostgreSQL, Redis and Chromium (browser tests) are there, then run the whole suite
 test: dev
 	@bash .ci/ensure-services.sh
+	@bash .ci/ensure-browser.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## lint: ruff lint and format check

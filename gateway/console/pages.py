@@ -83,7 +83,9 @@ def sort_scorecards(cards: Sequence[Scorecard], key: str, descending: bool) -> l
 
     present = [c for c in cards if value(c) is not None]
     missing = [c for c in cards if value(c) is None]
-    present.sort(key=lambda c: (value(c), c.partner_id), reverse=descending)
+    # Equal values keep partner-id order either way, as the API lists them (sorts are stable).
+    present.sort(key=lambda c: c.partner_id)
+    present.sort(key=value, reverse=descending)  # type: ignore[arg-type]
     return present + sorted(missing, key=lambda c: c.partner_id)
 
 

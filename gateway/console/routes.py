@@ -64,6 +64,21 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals["line_chart"] = charts.line_chart
 templates.env.globals["Point"] = charts.Point
 
+
+def plan_terms(plan: Any, locale: Locale) -> str:
+    """A commission plan's parameters in words, money formatted for the locale."""
+    parts = []
+    for name, value in plan.model_dump(mode="json").items():
+        if name == "kind" or value is None:
+            continue
+        if isinstance(value, dict) and {"amount", "currency"} <= value.keys():
+            value = locale.money(value["amount"], value["currency"])
+        parts.append(f"{name} {value}")
+    return f"{plan.kind}: " + ", ".join(parts)
+
+
+templates.env.globals["plan_terms"] = plan_terms
+
 _ENTRY_ROWS: Final = 500
 """Entries shown on a statement page; the CSV has them all."""
 _NO_STORE: Final = {"cache-control": "no-store"}
@@ -154,6 +169,7 @@ def install(app: Any) -> None:
         return _sign_in_redirect(exc)
 
     app.add_exception_handler(_SignIn, _redirect)
+    app.add_exception_handler(_PageProblem, _page_problem)
 
 
 def _secure(request: Request) -> bool:
@@ -272,8 +288,28 @@ async def overview_page(page: PageDep) -> HTMLResponse:
     return page.render("overview.html", data=await overview(page.container))
 
 
+class _PageProblem(Exception):
+    """A bad value in a page's address: answered with an HTML message page."""
+
+    def __init__(self, page: Page, problem: Problem) -> None:
+        self.page = page
+        self.problem = problem
+
+
+async def _page_problem(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, _PageProblem)
+    return exc.page.render("message.html", status=exc.problem.status, message=exc.problem.detail)
+
+
+def _parse_month(page: Page, month: str) -> str:
+    try:
+        return parse_month(month)
+    except Problem as problem:
+        raise _PageProblem(page, problem) from None
+
+
 def _month(page: Page, month: str | None) -> str:
-    return parse_month(month) if month else month_of(page.container.clock())
+    return _parse_month(page, month) if month else month_of(page.container.clock())
 
 
 def _filtered(cards: list[Scorecard], category: str | None, tier: str | None) -> list[Scorecard]:
@@ -382,7 +418,7 @@ async def statement_csv_download(page: PageDep, partner_id: str, month: str) -> 
     _signed_in(page)
     if partner_id not in page.container.registry:
         return page.render("message.html", status=404, message=page.locale.t("not_found"))
-    month = parse_month(month)
+    month = _parse_month(page, month)
     return StreamingResponse(
         statement_csv(page.container, partner_id, month),
         media_type="text/csv; charset=utf-8",
@@ -398,7 +434,7 @@ async def statement_page(page: PageDep, partner_id: str, month: str) -> HTMLResp
     _signed_in(page)
     if partner_id not in page.container.registry:
         return page.render("message.html", status=404, message=page.locale.t("not_found"))
-    month = parse_month(month)
+    month = _parse_month(page, month)
     statement = await statement_of(page.container, partner_id, month)
     async with page.container.uow() as uow:
         rows = await uow.ledger.page(partner_id=partner_id, month=month, limit=_ENTRY_ROWS)

@@ -726,13 +726,12 @@ class TestPages:
             "/console/partners/swiftrent/settlements/2026-13",
         ],
     )
-    async def test_a_bad_month_is_a_problem_not_a_crash(self, console: Console, path: str) -> None:
+    async def test_a_bad_month_is_a_page_not_a_crash(self, console: Console, path: str) -> None:
         await console.signed_in(Role.MANAGER)
         response = await console.http.get(path)
-        # Today the console lets the API's problem through: 422 application/problem+json.
         assert response.status_code == 422, response.text
-        assert response.headers["content-type"].startswith("application/problem+json")
-        assert response.json()["type"].endswith("invalid-month")
+        assert response.headers["content-type"].startswith("text/html")
+        assert "month must be YYYY-MM" in response.text
 
     async def test_the_statement_csv_downloads(self, console: Console) -> None:
         await console.signed_in(Role.MANAGER)
