@@ -93,6 +93,7 @@ def _signature_problem(error: SignatureError) -> Problem:
         SignatureFailure.STALE_TIMESTAMP: "stale-timestamp",
         SignatureFailure.BAD_SIGNATURE: "invalid-signature",
         SignatureFailure.NO_SECRET: "invalid-signature",
+        SignatureFailure.INVALID_ID: "invalid-webhook-id",
     }[error.failure]
     return Problem(
         error.detail + " (Standard Webhooks: HMAC-SHA256 over webhook-id.webhook-timestamp.body)",

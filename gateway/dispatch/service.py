@@ -70,6 +70,7 @@ from gateway.dispatch.idempotency import Answer
 from gateway.dispatch.resilience import Deadline, ResilientCaller
 from gateway.dispatch.routing import MonthVolume, RoutePlan, plan_route
 from gateway.dispatch.views import OrderView
+from gateway.ledger import record_answer
 from gateway.logs import get_logger
 from gateway.persistence.tables import OrderEventRow, OrderRow
 from gateway.privacy.consents import ConsentRequired
@@ -463,6 +464,7 @@ class Dispatcher:
             target = _ANSWERED_STATUS[Operation(row.operation)]
             current = OrderStatus(row.status)
             # A webhook may have overtaken our answer; never move the order back.
+            completes = decide_transition_safe(current, target) and target is OrderStatus.COMPLETED
             if decide_transition_safe(current, target):
                 row.status = target.value
             row.partner_id = partner_id
@@ -473,6 +475,11 @@ class Dispatcher:
             row.updated_at = now
             answer = Answer(status=201, body=OrderView.of(row).model_dump(mode="json"))
             row.answer_status, row.answer = answer.status, answer.body
+            if agreement is not None and completes:
+                # The answer itself completed the order (a bound policy, a redeemed benefit).
+                await record_answer(
+                    uow, agreement, order_id=order_id, result=result, at=now, now=now
+                )
             if agreement is not None:
                 # The SLA clocks of this order start at the moment it was handed over.
                 await start_clocks(

@@ -34,6 +34,8 @@ from contracts.commission import (
     RevenueSharePlan,
     SubscriptionCoveredPlan,
 )
+from contracts.insurance import InsurancePolicy
+from contracts.lifestyle import BenefitRedemption
 
 __all__ = [
     "Completion",
@@ -41,6 +43,7 @@ __all__ = [
     "EntryDirection",
     "EntryKind",
     "completion_of",
+    "completion_of_answer",
     "effective_rate",
     "kpi_bonus",
     "monthly_effects",
@@ -123,6 +126,20 @@ def completion_of(event: CanonicalEvent) -> Completion | None:
             return Completion(event.type, data.premium, product=RevenueProduct.INSURANCE_PREMIUM)
         case EventType.CHARGING_SESSION_COMPLETED | EventType.LIFESTYLE_BENEFIT_REDEEMED:
             return Completion(event.type, data.amount)
+    return None
+
+
+def completion_of_answer(result: object) -> Completion | None:
+    """The money facts of a partner's answer that completes its order by itself (a bound
+    policy, a redeemed benefit), or None."""
+    if isinstance(result, InsurancePolicy):
+        return Completion(
+            EventType.INSURANCE_POLICY_ISSUED,
+            result.premium,
+            product=RevenueProduct.INSURANCE_PREMIUM,
+        )
+    if isinstance(result, BenefitRedemption):
+        return Completion(EventType.LIFESTYLE_BENEFIT_REDEEMED, result.amount)
     return None
 
 

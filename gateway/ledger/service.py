@@ -28,8 +28,10 @@ from contracts import CanonicalEvent, Money, OrderStatus, PartnerAgreement, Part
 from contracts.commission import Attribution, OutcomeBasedPlan
 from gateway.bootstrap import Container
 from gateway.ledger.rules import (
+    Completion,
     Effect,
     completion_of,
+    completion_of_answer,
     kpi_bonus,
     monthly_effects,
     order_effects,
@@ -58,6 +60,7 @@ __all__ = [
     "correct_entry",
     "credit_breached_orders",
     "ensure_sla_credit",
+    "record_answer",
     "record_kpi",
     "record_order_event",
     "reverse_order",
@@ -228,10 +231,24 @@ async def _complete(
     completion = completion_of(event)
     if completion is None:
         return []
-    month = month_of(event.occurred_at)
+    return await _write_completion(
+        uow, agreement, order_id, completion, event_id=event.event_id, at=event.occurred_at, now=now
+    )
+
+
+async def _write_completion(
+    uow: UnitOfWork,
+    agreement: PartnerAgreement,
+    order_id: str,
+    completion: Completion,
+    *,
+    event_id: str | None,
+    at: datetime,
+    now: datetime,
+) -> list[LedgerEntryRow]:
+    month = month_of(at)
     tier = await _tier(uow, agreement, month)
-    day = event.occurred_at.astimezone(SHANGHAI).date()
-    effects = order_effects(agreement.commission, completion, day, tier)
+    effects = order_effects(agreement.commission, completion, at.astimezone(SHANGHAI).date(), tier)
     if not effects:
         return []
     effective = await settling_month(uow, month)
@@ -241,14 +258,34 @@ async def _complete(
             key=f"order:{order_id}:completed:{effect.component}",
             partner_id=agreement.id,
             order_id=order_id,
-            event_id=event.event_id,
-            occurred_at=event.occurred_at,
+            event_id=event_id,
+            occurred_at=at,
             effective_month=effective,
             now=now,
         )
         for effect in effects
     ]
     return await uow.ledger.add(rows)
+
+
+async def record_answer(
+    uow: UnitOfWork,
+    agreement: PartnerAgreement,
+    *,
+    order_id: str,
+    result: object,
+    at: datetime,
+    now: datetime,
+) -> list[LedgerEntryRow]:
+    """The entries of an order the partner's answer completed (a policy bound, a benefit
+    redeemed), in the dispatch's transaction. Same keys as a completing event, so the
+    order is priced once whichever comes first."""
+    completion = completion_of_answer(result)
+    if completion is None:
+        return []
+    return await _write_completion(
+        uow, agreement, order_id, completion, event_id=None, at=at, now=now
+    )
 
 
 async def reverse_order(

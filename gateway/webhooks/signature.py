@@ -17,9 +17,13 @@ import hmac
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
-__all__ = ["SignatureError", "SignatureFailure", "sign", "verify"]
+__all__ = ["MAX_WEBHOOK_ID", "SignatureError", "SignatureFailure", "sign", "verify"]
 
 _PREFIX = "whsec_"
+
+
+MAX_WEBHOOK_ID = 128
+"""The longest webhook-id kept (the inbox column); a longer one is refused, never stored."""
 
 
 class SignatureFailure(StrEnum):
@@ -30,6 +34,7 @@ class SignatureFailure(StrEnum):
     STALE_TIMESTAMP = "stale_timestamp"
     BAD_SIGNATURE = "bad_signature"
     NO_SECRET = "no_secret"
+    INVALID_ID = "invalid_id"
 
 
 class SignatureError(Exception):
@@ -81,6 +86,12 @@ def verify(
     if missing:
         raise SignatureError(
             SignatureFailure.MISSING_HEADERS, f"missing header(s): {', '.join(missing)}"
+        )
+    if len(webhook_id) > MAX_WEBHOOK_ID or not webhook_id.isprintable() or not webhook_id.isascii():
+        raise SignatureError(
+            SignatureFailure.INVALID_ID,
+            f"webhook-id must be at most {MAX_WEBHOOK_ID} printable ASCII characters "
+            f"(got {len(webhook_id)}); send a short unique id such as msg_<uuid>",
         )
     try:
         timestamp = int(raw_timestamp)

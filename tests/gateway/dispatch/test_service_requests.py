@@ -278,3 +278,28 @@ async def test_a_lost_redis_still_books_once_per_key(
     assert other.status_code == 422
     assert other.json()["type"] == "/problems/idempotency-key-reused"
     assert len(_bookings(app, "swiftrent")) == 1
+
+
+@pytest.mark.parametrize(
+    ("operation", "kind"),
+    [(Operation.INSURANCE_BIND, "revenue_share"), (Operation.LIFESTYLE_REDEEM, "subscription_cost")],
+)
+async def test_an_answer_that_completes_the_order_is_priced_once(
+    app: FastAPI, post: Post, operation: Operation, kind: str
+) -> None:
+    """A bound policy or a redeemed benefit is complete when the partner answers: its
+    ledger entry is written with the order, and a later completing event adds nothing."""
+    response = await post(SERVICE, example(operation))
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert order["status"] == "completed"
+    async with app.state.container.uow() as uow:
+        entries = await uow.ledger.of_order(order["id"])
+    assert [e.kind for e in entries] == [kind]
+    result = order["result"]
+    if operation is Operation.INSURANCE_BIND:
+        # pingsure's 30 % of the premium, less 2 points while it is gold.
+        assert entries[0].basis_amount == result["premium"]["amount"]
+        assert entries[0].amount == (2 * result["premium"]["amount"] * 28 + 100) // 200
+    else:
+        assert entries[0].amount == 800  # meilife: 8.00 per redeemed benefit

@@ -160,6 +160,16 @@ class TestRefusals:
         body = _problem(response, 401, "missing-signature")
         assert "webhook-id" in str(body["detail"])
 
+    async def test_overlong_webhook_id_is_refused_not_retried(
+        self, partner: PartnerFactory, order: OrderFactory
+    ) -> None:
+        citycar = await partner("citycar")
+        response = await citycar.send(
+            event(await order("citycar"), "rental.order.accepted"), webhook_id="m" * 129
+        )
+        body = _problem(response, 401, "invalid-webhook-id")
+        assert "128" in str(body["detail"])
+
     async def test_oversize_body(self, partner: PartnerFactory) -> None:
         citycar = await partner("citycar")
         big = b'{"pad": "' + b"x" * 300_000 + b'"}'
