@@ -14,11 +14,13 @@ from gateway.console.cli import users_app
 from gateway.ledger.cli import settlement_app
 from gateway.logs import configure_logging
 from gateway.oauth.cli import clients_app, credentials_app, keys_app
+from gateway.partners.candidates import rank as partners_rank
 from gateway.persistence.db import create_engine
 from gateway.persistence.migrate import current_revision, head_revision, upgrade
 from gateway.privacy.cli import masking_app
 from gateway.registry import RegistryError, load_registry, validate_directory
 from gateway.scorecards.cli import scorecard_app
+from gateway.scorecards.review import review
 from gateway.settings import Settings
 from gateway.webhooks.cli import events_app
 
@@ -37,6 +39,8 @@ app.add_typer(masking_app, name="masking")
 app.add_typer(scorecard_app, name="scorecard")
 app.add_typer(settlement_app, name="settlement")
 app.add_typer(users_app, name="users")
+partners_app.command("rank")(partners_rank)
+app.command("review")(review)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

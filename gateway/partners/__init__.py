@@ -1,0 +1,1 @@
+"""Partner lifecycle beyond the registry: selecting candidates to onboard."""
