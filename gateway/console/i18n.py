@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Final
 
+from babel import Locale as BabelLocale
 from babel.dates import format_datetime
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import NumberPattern, format_currency, parse_pattern
 
 from gateway.scorecards.months import SHANGHAI
 
@@ -107,6 +109,7 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
     "amount": ("金额", "Amount"),
     "section": ("部分", "Section"),
     "state.draft": ("草稿", "Draft"),
+    "as_of": ("计算于 {at}", "as of {at}"),
     "state.closed": ("已关账", "Closed"),
     "none": ("暂无", "None"),
     "admin.close": ("关账（评分卡与结算单）", "Close a month (scorecards and statements)"),
@@ -140,6 +143,17 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
 }
 
 
+@cache
+def _babel_locale(name: str) -> BabelLocale:
+    return BabelLocale.parse(name)
+
+
+@cache
+def _pattern(pattern: str) -> NumberPattern:
+    # Parsed once: a page formats thousands of numbers with a handful of patterns.
+    return parse_pattern(pattern)
+
+
 @dataclass(frozen=True, slots=True)
 class Locale:
     """Texts and formats of one language."""
@@ -165,28 +179,31 @@ class Locale:
     def money(self, minor: int, currency: str = "CNY") -> str:
         """Minor units as money: ``¥1,234.56`` (zh), ``CN¥1,234.56`` (en)."""
         major = Decimal(minor).scaleb(-2)
-        return format_currency(major, currency, locale=self.babel)
+        return format_currency(major, currency, locale=_babel_locale(self.babel))
 
     def number(self, value: float | int | None, digits: int = 0) -> str:
         """A number with the locale's separators; an em dash when missing."""
         if value is None:
             return "—"
-        pattern = "#,##0" + ("." + "0" * digits if digits else "")
-        return format_decimal(value, format=pattern, locale=self.babel)
+        pattern = _pattern("#,##0" + ("." + "0" * digits if digits else ""))
+        return str(pattern.apply(value, _babel_locale(self.babel)))
 
     def percent(self, ratio: float | None, digits: int = 1) -> str:
         """A ratio as a percentage (0.953 -> 95.3%)."""
         if ratio is None:
             return "—"
-        pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
-        return format_percent(ratio, format=pattern, locale=self.babel)
+        pattern = _pattern("#,##0" + ("." + "0" * digits if digits else "") + "%")
+        return str(pattern.apply(ratio, _babel_locale(self.babel)))
 
     def when(self, moment: datetime | None) -> str:
         """A moment in Asia/Shanghai: ``2026-11-22 18:05``."""
         if moment is None:
             return "—"
         return format_datetime(
-            moment.astimezone(SHANGHAI), "yyyy-MM-dd HH:mm", tzinfo=SHANGHAI, locale=self.babel
+            moment.astimezone(SHANGHAI),
+            "yyyy-MM-dd HH:mm",
+            tzinfo=SHANGHAI,
+            locale=_babel_locale(self.babel),
         )
 
 

@@ -9,6 +9,8 @@ none is stored yet), so a page never aggregates a month of orders itself.
 from __future__ import annotations
 
 import asyncio
+import time
+import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ __all__ = [
     "Overview",
     "PartnerDetail",
     "month_scorecards",
+    "month_statements",
     "overview",
     "partner_detail",
     "run_scorecard_refresh",
@@ -47,6 +50,44 @@ _log = get_logger("gateway.console")
 _TREND_MONTHS: Final = 6
 SORT_KEYS: Final = ("score", "sla", "p95", "rating", "complaints", "orders", "partner", "tier")
 _TIER_RANK: Final = {tier: rank for rank, tier in enumerate(PartnerTier)}
+
+
+DRAFT_SECONDS: Final = 60.0
+"""How long the console reuses an open month's draft statements (the page shows their age)."""
+_Drafts = dict[str, tuple[float, datetime, list[Statement]]]
+_DRAFTS: dict[int, tuple[weakref.ref[Container], _Drafts]] = {}
+
+
+def _drafts_of(container: Container) -> _Drafts:
+    # Keyed by identity (a Container is not hashable); a dead container's entry is replaced.
+    held = _DRAFTS.get(id(container))
+    if held is None or held[0]() is not container:
+        for key in [k for k, (ref, _) in _DRAFTS.items() if ref() is None]:
+            del _DRAFTS[key]
+        held = _DRAFTS[id(container)] = (weakref.ref(container), {})
+    return held[1]
+
+
+async def month_statements(
+    container: Container, month: str
+) -> tuple[bool, list[Statement], datetime]:
+    """Whether the month is closed, its statements, and when they were computed.
+
+    A closed month's statements are frozen and read as stored. An open month's
+    drafts sum every entry of the month, so the console reuses them for
+    ``DRAFT_SECONDS`` per process (the API always computes them afresh).
+    """
+    cache = _drafts_of(container)
+    hit = cache.get(month)
+    if hit is not None and time.monotonic() - hit[0] < DRAFT_SECONDS:
+        return False, hit[2], hit[1]
+    closed, statements = await statements_of_month(container, month)
+    at = container.clock()
+    if closed:
+        cache.pop(month, None)
+    else:
+        cache[month] = (time.monotonic(), at, statements)
+    return closed, statements, at
 
 
 async def month_scorecards(container: Container, month: str) -> list[Scorecard]:
@@ -107,10 +148,10 @@ async def overview(container: Container) -> Overview:
     """The current month's overview."""
     now = container.clock()
     month = month_of(now)
-    cards, tiers, (_, statements) = await asyncio.gather(
+    cards, tiers, (_, statements, _at) = await asyncio.gather(
         month_scorecards(container, month),
         tiers_in_force(container, month),
-        statements_of_month(container, month),
+        month_statements(container, month),
     )
     orders: dict[str, int] = defaultdict(int)
     met = breached = 0

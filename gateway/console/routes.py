@@ -38,12 +38,13 @@ from gateway.console.i18n import LANG_COOKIE, LANGUAGES, Locale, locale_for
 from gateway.console.pages import (
     SORT_KEYS,
     month_scorecards,
+    month_statements,
     overview,
     partner_detail,
     slowest_p95,
     sort_scorecards,
 )
-from gateway.ledger import close_settlement_month, statement_csv, statement_of, statements_of_month
+from gateway.ledger import close_settlement_month, statement_csv, statement_of
 from gateway.ledger.schemas import LedgerEntry
 from gateway.oauth.credentials import (
     CredentialsError,
@@ -402,13 +403,14 @@ async def settlements_page(page: PageDep, month: str | None = None) -> HTMLRespo
     """Every partner's statement totals of a month."""
     _signed_in(page)
     month = _month(page, month)
-    closed, statements = await statements_of_month(page.container, month)
+    closed, statements, computed_at = await month_statements(page.container, month)
     return page.render(
         "settlements.html",
         month=month,
         months=_months(page),
         closed=closed,
         statements=statements,
+        computed_at=computed_at,
     )
 
 

@@ -300,6 +300,7 @@ class SlaClockRow(Base):
         Index("ix_sla_clocks_status_deadline", "status", "deadline_at"),
         Index("ix_sla_clocks_partner_month", "partner_id", "month"),
         Index("ix_sla_clocks_partner_resolved", "partner_id", "resolved_at"),
+        Index("ix_sla_clocks_status_resolved", "status", "resolved_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -1,4 +1,4 @@
-"""Console accounts of partnership managers and administrators.
+"""Console accounts of partnership managers and administrators; breaches by day.
 
 Revision ID: 0007
 Revises: 0006
@@ -30,7 +30,10 @@ def upgrade() -> None:
         sa.Column("last_sign_in_at", _TS, nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_console_users")),
     )
+    # The console's "breaches today": breached clocks by resolution time.
+    op.create_index("ix_sla_clocks_status_resolved", "sla_clocks", ["status", "resolved_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sla_clocks_status_resolved", table_name="sla_clocks")
     op.drop_table("console_users")
