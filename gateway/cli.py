@@ -14,6 +14,7 @@ from gateway.console.cli import users_app
 from gateway.ledger.cli import settlement_app
 from gateway.logs import configure_logging
 from gateway.oauth.cli import clients_app, credentials_app, keys_app
+from gateway.onboarding.cli import conformance, partners_new
 from gateway.partners.candidates import rank as partners_rank
 from gateway.persistence.db import create_engine
 from gateway.persistence.migrate import current_revision, head_revision, upgrade
@@ -41,6 +42,8 @@ app.add_typer(settlement_app, name="settlement")
 app.add_typer(users_app, name="users")
 partners_app.command("rank")(partners_rank)
 app.command("review")(review)
+partners_app.command("new")(partners_new)
+app.command("conformance")(conformance)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

@@ -12,6 +12,7 @@ import importlib
 from types import MappingProxyType
 from typing import Final
 
+from adapters.registry import DIALECT_SANDBOX_MODULES
 from adapters.sandbox.kit import (
     GatewayLink,
     Sandbox,
@@ -45,6 +46,8 @@ SANDBOX_MODULES: Final = MappingProxyType(
         "pingsure.v1": "adapters.sandbox.pingsure",
         "voltgrid.ocpi-lite": "adapters.sandbox.voltgrid",
         "meilife.v1": "adapters.sandbox.meilife",
+        # Dialect packages added under adapters/ (``pgw partners new``) bring their own.
+        **DIALECT_SANDBOX_MODULES,
     }
 )
 """The simulator module of each API dialect; each exports ``DIALECT``."""

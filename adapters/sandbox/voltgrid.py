@@ -447,7 +447,7 @@ def _standing_session(sandbox: Sandbox, session_id: str) -> SandboxOrder | None:
     station = _STATIONS[0]
     order = SandboxOrder(
         reference=session_id,
-        order_id="ord_standing",
+        order_id="ord_" + "0" * 26,
         operation=Operation.CHARGING_START,
         data={"charge": _Charge(station, station.plugs[0], _now())},
         status="ACTIVE",

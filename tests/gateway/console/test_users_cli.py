@@ -22,6 +22,13 @@ def _name(prefix: str = "cli") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+@pytest.fixture(autouse=True)
+def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The command configures logging for a terminal; in this process that would fix the
+    # level of every logger first used afterwards (structlog caches them), so it is skipped.
+    monkeypatch.setattr("gateway.console.cli.configure_logging", lambda **_: None)
+
+
 @pytest.fixture
 def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """The CLI's environment pointing at the run's PostgreSQL database and Redis prefix."""

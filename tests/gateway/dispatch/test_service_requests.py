@@ -282,7 +282,10 @@ async def test_a_lost_redis_still_books_once_per_key(
 
 @pytest.mark.parametrize(
     ("operation", "kind"),
-    [(Operation.INSURANCE_BIND, "revenue_share"), (Operation.LIFESTYLE_REDEEM, "subscription_cost")],
+    [
+        (Operation.INSURANCE_BIND, "revenue_share"),
+        (Operation.LIFESTYLE_REDEEM, "subscription_cost"),
+    ],
 )
 async def test_an_answer_that_completes_the_order_is_priced_once(
     app: FastAPI, post: Post, operation: Operation, kind: str

@@ -1,0 +1,1 @@
+"""Partner onboarding: the scaffolder, and the conformance kit wired to the gateway."""
