@@ -171,6 +171,18 @@ async def _apply_event(
                 )
             ) from exc
     moves = decision is TransitionDecision.APPLY
+    if moves and event.partner_reference and order.partner_reference is None:
+        holder = await uow.orders.by_partner_reference(row.partner_id, event.partner_reference)
+        if holder is not None and holder.id != order.id:
+            raise _Rejected(
+                DeliveryOutcome.rejected(
+                    status=409,
+                    slug="partner-reference-in-use",
+                    title="Partner reference already names another order",
+                    detail=f"partner_reference {event.partner_reference!r} already names order "
+                    f"{holder.id}; send order {order.id}'s own reference",
+                )
+            )
     inserted = await uow.orders.add_event(
         OrderEventRow(
             order_id=order.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -230,6 +231,19 @@ class TestApplication:
             "foreign-order",
         )
         assert await _status_of(app, swiftrent_order) == "dispatched"
+
+    async def test_a_reference_of_another_order_is_refused_not_left_pending(
+        self, app: FastAPI, partner: PartnerFactory, order: OrderFactory
+    ) -> None:
+        citycar = await partner("citycar")
+        first, second = await order("citycar"), await order("citycar")
+        reference = f"CC-{uuid.uuid4().hex[:8]}"
+        accepted = event(first, "rental.order.accepted") | {"partner_reference": reference}
+        assert (await citycar.send(accepted)).status_code == 200
+        clash = event(second, "rental.order.accepted") | {"partner_reference": reference}
+        problem = _problem(await citycar.send(clash), 409, "partner-reference-in-use")
+        assert first in str(problem["detail"])
+        assert await _status_of(app, second) == "dispatched"
 
     async def test_event_naming_another_partner_is_refused(
         self, partner: PartnerFactory, order: OrderFactory
