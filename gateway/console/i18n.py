@@ -195,6 +195,16 @@ class Locale:
         pattern = _pattern("#,##0" + ("." + "0" * digits if digits else "") + "%")
         return str(pattern.apply(ratio, _babel_locale(self.babel)))
 
+    def duration(self, ms: float | None) -> str:
+        """Milliseconds in the unit that reads best: ``850 ms``, ``12.3 s``, ``4.5 min``."""
+        if ms is None:
+            return "—"
+        if ms < 1000:
+            return f"{self.number(ms)} ms"
+        if ms < 60_000:
+            return f"{self.number(ms / 1000, 1)} s"
+        return f"{self.number(ms / 60_000, 1)} min"
+
     def when(self, moment: datetime | None) -> str:
         """A moment in Asia/Shanghai: ``2026-11-22 18:05``."""
         if moment is None:
