@@ -90,14 +90,43 @@ async def month_statements(
     return closed, statements, at
 
 
+_Cards = dict[str, tuple[tuple[int, datetime | None, datetime | None], list[Scorecard]]]
+_CARDS: dict[int, tuple[weakref.ref[Container], _Cards]] = {}
+
+
+def _cards_of(container: Container) -> _Cards:
+    held = _CARDS.get(id(container))
+    if held is None or held[0]() is not container:
+        for key in [k for k, (ref, _) in _CARDS.items() if ref() is None]:
+            del _CARDS[key]
+        held = _CARDS[id(container)] = (weakref.ref(container), {})
+    return held[1]
+
+
 async def month_scorecards(container: Container, month: str) -> list[Scorecard]:
-    """The month's scorecards as stored (closed, or provisional as last refreshed)."""
+    """The month's scorecards as stored (closed, or provisional as last refreshed).
+
+    Validated scorecards are kept per process until the stored ones change (their
+    count, computation or closing time), which one small query tells each view.
+    """
+    cache = _cards_of(container)
     async with container.uow() as uow:
-        rows = list(await uow.scorecards.of_month(month))
-    if not rows:
-        rows = await compute_month(container, month)
+        stamp = await uow.scorecards.month_stamp(month)
+        hit = cache.get(month)
+        if hit is not None and hit[0] == stamp and stamp[0]:
+            cards = hit[1]
+        else:
+            rows = list(await uow.scorecards.of_month(month))
+            cards = []
+    if not cards:
+        if not rows:
+            rows = await compute_month(container, month)
+            async with container.uow() as uow:
+                stamp = await uow.scorecards.month_stamp(month)
+        cards = [Scorecard.from_row(row) for row in rows]
+        cache[month] = (stamp, cards)
     ids = {a.id for a in container.registry.all()}
-    return [Scorecard.from_row(row) for row in rows if row.partner_id in ids]
+    return [card for card in cards if card.partner_id in ids]
 
 
 def slowest_p95(card: Scorecard) -> float | None:

@@ -357,6 +357,20 @@ class ScorecardRepository:
         )
         return result.all()
 
+    async def month_stamp(self, month: str) -> tuple[int, datetime | None, datetime | None]:
+        """How many scorecards the month has stored and when they were last computed and
+        closed: changes whenever the stored scorecards do."""
+        row = (
+            await self._session.execute(
+                select(
+                    func.count(),
+                    func.max(ScorecardRow.computed_at),
+                    func.max(ScorecardRow.closed_at),
+                ).where(ScorecardRow.month == month)
+            )
+        ).one()
+        return int(row[0]), row[1], row[2]
+
     async def of_partner(
         self, partner_id: str, *, until: str, limit: int
     ) -> Sequence[ScorecardRow]:
