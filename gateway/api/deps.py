@@ -9,7 +9,13 @@ from fastapi import Depends, Request
 from gateway.bootstrap import Container
 from gateway.oauth.resource import Principal, require_scopes
 
-__all__ = ["MANAGER_SCOPES", "ContainerDep", "ManagerDep", "problem_responses"]
+__all__ = [
+    "MANAGER_SCOPES",
+    "ContainerDep",
+    "ManagerDep",
+    "problem_responses",
+    "wants_csv",
+]
 
 # Partnership managers' tools hold at least one of these; any one reads the registry.
 MANAGER_SCOPES = ("scorecards:read", "settlements:read", "admin")
@@ -38,3 +44,10 @@ _DESCRIPTIONS = {
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problem answers an operation gives (schema set in openapi.py)."""
     return {status: {"description": _DESCRIPTIONS.get(status, "Problem")} for status in statuses}
+
+
+def wants_csv(accept: str | None) -> bool:
+    """Whether an ``Accept`` header asks for ``text/csv``."""
+    return any(
+        part.split(";")[0].strip().lower() == "text/csv" for part in (accept or "").split(",")
+    )

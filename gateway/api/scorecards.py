@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
@@ -12,13 +10,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from contracts import PartnerTier, ServiceCategory
-from gateway.api.deps import ContainerDep, ManagerDep, problem_responses
+from gateway.api.deps import ContainerDep, ManagerDep, problem_responses, wants_csv
 from gateway.oauth.resource import Principal, require_scopes
 from gateway.problems import NotFound
 from gateway.registry import UnknownPartner
 from gateway.scorecards import compute_month, partner_trend, scorecards_of_month
 from gateway.scorecards.months import next_month, parse_month
-from gateway.scorecards.schemas import CSV_COLUMNS, Scorecard
+from gateway.scorecards.schemas import Scorecard, scorecards_csv
 
 __all__ = ["router"]
 
@@ -82,17 +80,9 @@ def _sorted(cards: list[Scorecard], sort: str) -> list[Scorecard]:
     return sorted(cards, key=lambda c: c.partner_id)
 
 
-def _wants_csv(accept: str | None) -> bool:
-    return any(part.split(";")[0].strip().lower() == _CSV for part in (accept or "").split(","))
-
-
 def _csv_answer(month: str, cards: list[Scorecard]) -> Response:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(card.csv_row() for card in cards)
     return Response(
-        buffer.getvalue(),
+        scorecards_csv(cards),
         media_type=f"{_CSV}; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="scorecards-{month}.csv"'},
     )
@@ -133,7 +123,7 @@ async def list_scorecards(
     if category is not None:
         cards = [card for card in cards if card.category is category]
     cards = _sorted(cards, sort)
-    if _wants_csv(accept):
+    if wants_csv(accept):
         return _csv_answer(month, cards)
     return ScorecardTable(month=month, closed=closed, scorecards=cards)
 

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from contracts.commission import Attribution
-from gateway.api.deps import ContainerDep, problem_responses
+from gateway.api.deps import ContainerDep, problem_responses, wants_csv
 from gateway.ledger import (
     close_settlement_month,
     correct_entry,
@@ -176,10 +176,6 @@ def _unknown_partner(partner_id: str) -> NotFound:
     )
 
 
-def _wants_csv(accept: str | None) -> bool:
-    return any(part.split(";")[0].strip().lower() == _CSV for part in (accept or "").split(","))
-
-
 @router.get(
     "/v1/settlements",
     response_model=SettlementTable,
@@ -227,7 +223,7 @@ async def partner_statement(
             known = await uow.ledger.page(partner_id=partner_id, limit=1)
         if not known:
             raise _unknown_partner(partner_id)
-    if _wants_csv(accept):
+    if wants_csv(accept):
         return StreamingResponse(
             statement_csv(container, partner_id, month),
             media_type=f"{_CSV}; charset=utf-8",

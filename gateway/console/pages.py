@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from contracts import (
     EXAMPLE_REQUESTS,
@@ -47,25 +47,34 @@ __all__ = [
 ]
 
 _log = get_logger("gateway.console")
+V = TypeVar("V")
 _TREND_MONTHS: Final = 6
 SORT_KEYS: Final = ("score", "sla", "p95", "rating", "complaints", "orders", "partner", "tier")
 _TIER_RANK: Final = {tier: rank for rank, tier in enumerate(PartnerTier)}
 
 
+class _PerContainer(Generic[V]):
+    """Values by month, kept per container (per process and app)."""
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[weakref.ref[Container], dict[str, V]]] = {}
+
+    def of(self, container: Container) -> dict[str, V]:
+        """The container's values; keyed by identity, as a Container is not hashable."""
+        held = self._held.get(id(container))
+        if held is None or held[0]() is not container:
+            for key in [k for k, (ref, _) in self._held.items() if ref() is None]:
+                del self._held[key]
+            held = self._held[id(container)] = (weakref.ref(container), {})
+        return held[1]
+
+
 DRAFT_SECONDS: Final = 60.0
 """How long the console reuses an open month's draft statements (the page shows their age)."""
-_Drafts = dict[str, tuple[float, datetime, list[Statement]]]
-_DRAFTS: dict[int, tuple[weakref.ref[Container], _Drafts]] = {}
-
-
-def _drafts_of(container: Container) -> _Drafts:
-    # Keyed by identity (a Container is not hashable); a dead container's entry is replaced.
-    held = _DRAFTS.get(id(container))
-    if held is None or held[0]() is not container:
-        for key in [k for k, (ref, _) in _DRAFTS.items() if ref() is None]:
-            del _DRAFTS[key]
-        held = _DRAFTS[id(container)] = (weakref.ref(container), {})
-    return held[1]
+_DRAFTS: _PerContainer[tuple[float, datetime, list[Statement]]] = _PerContainer()
+_CARDS: _PerContainer[tuple[tuple[int, datetime | None, datetime | None], list[Scorecard]]] = (
+    _PerContainer()
+)
 
 
 async def month_statements(
@@ -77,7 +86,7 @@ async def month_statements(
     drafts sum every entry of the month, so the console reuses them for
     ``DRAFT_SECONDS`` per process (the API always computes them afresh).
     """
-    cache = _drafts_of(container)
+    cache = _DRAFTS.of(container)
     hit = cache.get(month)
     if hit is not None and time.monotonic() - hit[0] < DRAFT_SECONDS:
         return False, hit[2], hit[1]
@@ -90,26 +99,13 @@ async def month_statements(
     return closed, statements, at
 
 
-_Cards = dict[str, tuple[tuple[int, datetime | None, datetime | None], list[Scorecard]]]
-_CARDS: dict[int, tuple[weakref.ref[Container], _Cards]] = {}
-
-
-def _cards_of(container: Container) -> _Cards:
-    held = _CARDS.get(id(container))
-    if held is None or held[0]() is not container:
-        for key in [k for k, (ref, _) in _CARDS.items() if ref() is None]:
-            del _CARDS[key]
-        held = _CARDS[id(container)] = (weakref.ref(container), {})
-    return held[1]
-
-
 async def month_scorecards(container: Container, month: str) -> list[Scorecard]:
     """The month's scorecards as stored (closed, or provisional as last refreshed).
 
     Validated scorecards are kept per process until the stored ones change (their
     count, computation or closing time), which one small query tells each view.
     """
-    cache = _cards_of(container)
+    cache = _CARDS.of(container)
     async with container.uow() as uow:
         stamp = await uow.scorecards.month_stamp(month)
         hit = cache.get(month)

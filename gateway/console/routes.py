@@ -8,8 +8,6 @@ statements, the registry, the masking policy).
 
 from __future__ import annotations
 
-import csv
-import io
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +54,7 @@ from gateway.problems import Problem
 from gateway.registry import UnknownPartner
 from gateway.scorecards import compute_month
 from gateway.scorecards.months import month_of, parse_month, previous_month
-from gateway.scorecards.schemas import CSV_COLUMNS, Scorecard
+from gateway.scorecards.schemas import Scorecard, scorecards_csv
 
 __all__ = ["router", "templates"]
 
@@ -363,7 +361,7 @@ def _months(page: Page, count: int = 12) -> list[str]:
 
 
 @router.get("/scorecards.csv")
-async def scorecards_csv(
+async def scorecards_csv_download(
     page: PageDep,
     month: str | None = None,
     sort: Annotated[str, Query(max_length=16)] = "score",
@@ -376,12 +374,8 @@ async def scorecards_csv(
     month = _month(page, month)
     cards = await month_scorecards(page.container, month)
     shown = sort_scorecards(_filtered(cards, category, tier), sort, order != "asc")
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(card.csv_row() for card in shown)
     return Response(
-        buffer.getvalue(),
+        scorecards_csv(shown),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="scorecards-{month}.csv"'},
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +14,14 @@ from contracts import PartnerTier, ServiceCategory
 from gateway.persistence.tables import ScorecardRow
 from gateway.scorecards.months import next_month
 
-__all__ = ["CSV_COLUMNS", "ScoreComponents", "Scorecard", "ScorecardMetrics", "TermMetrics"]
+__all__ = [
+    "CSV_COLUMNS",
+    "ScoreComponents",
+    "Scorecard",
+    "ScorecardMetrics",
+    "TermMetrics",
+    "scorecards_csv",
+]
 
 CSV_COLUMNS = (
     "partner_id",
@@ -154,3 +164,12 @@ class Scorecard(BaseModel):
             "tier_reason": self.tier_reason,
         }
         return {column: row[column] for column in CSV_COLUMNS}
+
+
+def scorecards_csv(cards: Iterable[Scorecard]) -> str:
+    """The scorecards as CSV: a header of ``CSV_COLUMNS``, one row per partner."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(card.csv_row() for card in cards)
+    return buffer.getvalue()
