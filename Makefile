@@ -6,7 +6,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup dev run test lint typecheck bench docker-check clean
+.PHONY: setup dev run test lint typecheck bench fuzz soak faults docker-check clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is required (python3.11+ not found on PATH)" >&2; exit 1; }
@@ -50,6 +50,21 @@ typecheck: dev
 bench: dev
 	@bash .ci/ensure-services.sh
 	$(BIN)/python -m bench.run
+
+## fuzz: schemathesis over the gateway's own OpenAPI, every operation, at least 2,000 requests
+fuzz: dev
+	@bash .ci/ensure-services.sh
+	PGW_FUZZ_MAX_EXAMPLES=$${PGW_FUZZ_MAX_EXAMPLES:-60} $(BIN)/pytest tests/fuzz $(PYTEST_ARGS)
+
+## soak: 10 minutes of steady mixed traffic against `pgw serve`; errors, p50/p99 per route, memory
+soak: dev
+	@bash .ci/ensure-services.sh
+	$(BIN)/python -m harness.soak $(SOAK_ARGS)
+
+## faults: SIGKILL, Redis restart, PostgreSQL restart, a failing partner; accounting of every request
+faults: dev
+	@bash .ci/ensure-services.sh
+	$(BIN)/python -m harness.faults $(FAULTS_ARGS)
 
 ## docker-check: validate docker/compose.yaml with the Compose v2 CLI and lint the Dockerfile
 docker-check:
