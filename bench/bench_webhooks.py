@@ -242,30 +242,42 @@ def issue_credentials(staged: Stage, gateway: Server) -> Credentials:
     )
 
 
-def _event(order_id: str, occurred_at: str, eta: str) -> bytes:
+def _event(order_id: str, occurred_at: str, event_type: str, data: Mapping[str, object]) -> bytes:
     return orjson.dumps(
         {
             "event_id": new_event_id(),
-            "type": EVENT_TYPE,
+            "type": event_type,
             "partner_id": PARTNER,
             "order_id": order_id,
             "partner_reference": f"CC-{order_id.removeprefix('ord_')}",
             "occurred_at": occurred_at,
             "sequence": 1,
-            "data": {"eta": eta},
+            "data": data,
         }
     )
 
 
-def write_deliveries(path: Path, credentials: Credentials, order_ids: list[str]) -> RequestFile:
-    """One signed delivery per order, each with its own webhook-id, timestamped now."""
+def write_deliveries(
+    path: Path,
+    credentials: Credentials,
+    order_ids: list[str],
+    *,
+    event_type: str = EVENT_TYPE,
+    data: Mapping[str, object] | None = None,
+) -> RequestFile:
+    """One signed delivery per order, each with its own webhook-id, timestamped now.
+
+    The event is `event_type` with `data` (default: `rental.order.accepted` with an ETA
+    25 minutes ahead)."""
     now = datetime.now(UTC)
-    occurred_at, eta = now.isoformat(), (now + timedelta(minutes=25)).isoformat()
+    occurred_at = now.isoformat()
+    if data is None:
+        data = {"eta": (now + timedelta(minutes=25)).isoformat()}
     timestamp = int(time.time())
 
     def deliveries() -> Iterator[tuple[Mapping[str, str], bytes]]:
         for order_id in order_ids:
-            body = _event(order_id, occurred_at, eta)
+            body = _event(order_id, occurred_at, event_type, data)
             webhook_id = f"msg_{uuid.uuid4().hex}"
             yield (
                 {

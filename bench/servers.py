@@ -42,6 +42,7 @@ class ServerSpec:
     env: Mapping[str, str | None] = field(default_factory=dict)
     prepare: Sequence[Sequence[str]] = ()
     ready_path: str = "/healthz"
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def running_server(
     spec: ServerSpec, *, cwd: Path, cpus: frozenset[int] | None = None
 ) -> Iterator[Server]:
-    """Prepare and start `spec` under uvicorn (1 worker), yield it once ready, then stop it."""
+    """Prepare and start `spec` under uvicorn (`spec.workers` processes), yield it once
+    ready, then stop it."""
     with tempfile.TemporaryDirectory(prefix=f"pgw-bench-{spec.name}-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
@@ -133,7 +135,7 @@ def running_server(
             port = _free_port()
             command = [
                 sys.executable, "-m", "uvicorn", spec.app,
-                "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                "--host", "127.0.0.1", "--port", str(port), "--workers", str(spec.workers),
                 "--no-access-log", "--log-level", "warning", "--app-dir", str(cwd),
             ]  # fmt: skip
             if spec.factory:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ import typer
 from gateway.console.cli import users_app
 from gateway.ledger.cli import settlement_app
 from gateway.logs import configure_logging
+from gateway.metrics import MULTIPROCESS_ENV, prepare_multiprocess
 from gateway.oauth.cli import clients_app, credentials_app, keys_app
 from gateway.onboarding.cli import conformance, partners_new
 from gateway.partners.candidates import rank as partners_rank
@@ -107,11 +109,16 @@ def serve(
         )
     if settings.uses_embedded_database:
         asyncio.run(_upgrade(settings.effective_database_url))
+    port = port or settings.port
+    if workers > 1 and not os.environ.get(MULTIPROCESS_ENV):
+        # one directory per port: two gateways on one host never share (or wipe) counters
+        shared = prepare_multiprocess(settings.data_dir / "metrics" / str(port))
+        typer.echo(f"{workers} workers: metrics summed over all of them through {shared}")
     uvicorn.run(
         "gateway.main:app_factory",
         factory=True,
         host=host or settings.host,
-        port=port or settings.port,
+        port=port,
         workers=workers,
         log_config=None,
         access_log=False,

@@ -1,13 +1,35 @@
-"""Prometheus metrics of the gateway, one registry per app so tests and workers stay apart."""
+"""Prometheus metrics of the gateway, one registry per app so tests and workers stay apart.
+
+With several worker processes (`pgw serve --workers N`), each worker counts only what it
+served, and a scrape reaches one worker. `pgw serve` then sets `PROMETHEUS_MULTIPROC_DIR`
+(prometheus_client's multiprocess mode): every worker writes its values to memory-mapped
+files there, and `/metrics` answers the sum over all workers, whichever one is asked.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "MULTIPROCESS_ENV", "GatewayMetrics", "prepare_multiprocess"]
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_multiprocess(directory: Path) -> Path:
+    """Make `directory` the workers' shared metrics directory, emptied of an earlier run's
+    files (stale counters would be added to the new ones); set before workers start."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROCESS_ENV] = str(directory)
+    return directory
+
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -119,6 +141,8 @@ class GatewayMetrics:
             "(on_time, availability).",
             ["partner", "signal"],
             registry=self.registry,
+            # across workers: 1 if any live worker saw the fast burn
+            multiprocess_mode="livemax",
         )
 
     def observe_request(
@@ -129,5 +153,9 @@ class GatewayMetrics:
         self.http_latency.labels(route, method, partner).observe(seconds)
 
     def render(self) -> bytes:
-        """The exposition text of every collector."""
+        """The exposition text of every collector (of every worker in multiprocess mode)."""
+        if os.environ.get(MULTIPROCESS_ENV):
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged)
+            return generate_latest(merged)
         return generate_latest(self.registry)

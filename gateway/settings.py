@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     database_echo: bool = Field(False, description="Log every SQL statement (debugging only).")
     redis_url: SecretStr | None = Field(
         None,
-        description="Redis URL for hot state shared by all processes. "
+        description="Redis for hot state shared by all processes: `redis://`, "
+        "`redis+sentinel://host:port,.../master`, or `redis+cluster://host:port,...`. "
         "Unset: in-process hot state (one process only).",
     )
     redis_prefix: str = Field(

@@ -3,21 +3,86 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
+import redis
 
 from gateway.hotstate import HotState, Key, Keyspace, MemoryHotState, RedisHotState
+from gateway.hotstate.redis import connect_redis
+
+from .topologies import redis_cluster, redis_sentinel, unavailable_reason
 
 
-@pytest.fixture(params=["memory", "redis"])
+def _topology_or_skip() -> None:
+    reason = unavailable_reason()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {reason}", pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def sentinel_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private master watched by a private Sentinel."""
+    _topology_or_skip()
+    with redis_sentinel(tmp_path_factory.mktemp("sentinel")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private three-master Redis Cluster."""
+    _topology_or_skip()
+    with redis_cluster(tmp_path_factory.mktemp("cluster")) as url:
+        yield url
+
+
+@pytest.fixture(params=["memory", "redis", "sentinel", "cluster"])
 async def hot_state(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[HotState]:
     if request.param == "memory":
         state: HotState = MemoryHotState()
-    else:
+    elif request.param == "redis":
         state = RedisHotState.from_url(redis_url)
+    else:
+        state = RedisHotState.from_url(request.getfixturevalue(f"{request.param}_url"))
     yield state
     await state.close()
+
+
+class TestRedisUrls:
+    @pytest.mark.parametrize(
+        "url",
+        ["http://127.0.0.1:6379", "redis+mesh://127.0.0.1", "redis+sentinel://127.0.0.1:26379/"],
+    )
+    def test_unsupported_urls_are_refused_with_the_reason(self, url: str) -> None:
+        with pytest.raises(ValueError, match=r"scheme|names the master"):
+            connect_redis(url)
+
+    async def test_a_sentinel_url_finds_the_master_it_names(self, sentinel_url: str) -> None:
+        client = connect_redis(sentinel_url)
+        try:
+            info = await client.info("replication")
+            assert info["role"] == "master"
+        finally:
+            await client.aclose()
+
+    async def test_a_cluster_url_spreads_keys_over_every_master(
+        self, cluster_url: str, tmp_path: Path
+    ) -> None:
+        state = RedisHotState.from_url(cluster_url)
+        keys = [Key(f"{tmp_path.name}:spread:{i}", 60) for i in range(30)]
+        try:
+            for key in keys:
+                await state.set(key, b"x")
+                assert await state.get(key) == b"x"
+        finally:
+            await state.close()
+        ports = [int(node.rpartition(":")[2]) for node in cluster_url.split("//")[1].split(",")]
+        per_node = [redis.Redis(port=port).dbsize() for port in ports]
+        assert len(per_node) == 3 and all(count > 0 for count in per_node), per_node
 
 
 @pytest.fixture
