@@ -156,6 +156,6 @@ class GatewayMetrics:
         """The exposition text of every collector (of every worker in multiprocess mode)."""
         if os.environ.get(MULTIPROCESS_ENV):
             merged = CollectorRegistry()
-            MultiProcessCollector(merged)
+            MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
             return generate_latest(merged)
         return generate_latest(self.registry)
