@@ -86,6 +86,12 @@ NOW: Final = month_bounds(MONTH)[1] - timedelta(hours=6)
 """The container's fixed clock: 2026-10-31 18:00 Asia/Shanghai."""
 PARTNERS: Final = 500
 TARGET_MS: Final = 300.0
+GAP = """
+The overview and statement pages sum a month of ledger entries; drafts are reused for
+60 s, so a miss is the first view after that. The statement page lists entries through
+the (effective_month, partner_id) index and sorts by id; an index on (partner_id,
+effective_month, id) would serve it directly. Decision 0012.
+"""
 LEDGER_ENTRIES: Final = 1_000_000
 HISTORY_MONTHS: Final = 5
 """Closed months before MONTH with scorecards, so the partner page's 6-month trend is full."""

@@ -48,6 +48,13 @@ from gateway.settings import Settings
 MONTH: Final = "2026-09"
 PARTNERS: Final = 500
 TARGET_RATIO: Final = 2.0
+GAP = """
+Exact medians and p95 use percentile_cont, an ordered-set aggregate: PostgreSQL can
+neither hash it nor run it in parallel workers, so all 10 million clocks are sorted and
+streamed to one process, while the bare GROUP BY runs a parallel hash aggregate. Next:
+percentiles read from logarithmic histogram buckets (about 2 % wide) that SQL can
+hash-aggregate in parallel, with the bucket width stated on the scorecard. Decision 0010.
+"""
 QUICK_SHARE: Final = 20
 """`--quick` loads 1/QUICK_SHARE of every table."""
 TERMS_PER_ORDER: Final = 10

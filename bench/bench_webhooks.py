@@ -53,6 +53,16 @@ ROUTE = f"/v1/partners/{PARTNER}/events"
 EVENT_TYPE = "rental.order.accepted"
 TARGET_THROUGHPUT_RATIO = 0.50
 TARGET_P99_MS = 25.0
+GAP = """
+Durability alone costs about half of the bare endpoint here (the bare durable baseline in
+the same run), so no receiver that stores before answering reaches 50 % on this machine.
+The gateway spends two transactions per delivery (the inbox row committed before any 2xx,
+then a claimed apply; what makes "nothing accepted is lost" and "applied exactly once"
+hold across crashes) and is CPU-bound in SQLAlchemy's async path, about 3x plain asyncpg
+per transaction. Next, in order of gain: an asyncpg fast path for the intake's hot
+statements on PostgreSQL, more workers (bench_scaleout), group commit of inbox rows.
+Decision 0006.
+"""
 # The shipped 300 deliveries a minute would throttle the load; this is the largest
 # value the agreement schema accepts (contracts.partner_api: at most 1,000,000).
 BENCH_RATE_LIMIT_PER_MINUTE = 1_000_000

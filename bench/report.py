@@ -23,6 +23,12 @@ class BenchmarkOutcome:
     figures: Sequence[Figure]
     notes: Sequence[str] = ()
     error: str | None = None
+    gap: str = ""
+
+    @property
+    def unmet(self) -> list[Figure]:
+        """Figures whose target this run did not meet."""
+        return [f for f in self.figures if "NOT met" in f.note or "FAILS" in f.reading]
 
 
 def _num(value: float) -> str:
@@ -94,16 +100,51 @@ def render_markdown(
         f"medians; {settings.connections} connections |",
         "",
     ]
+    lines += _targets(outcomes)
     for outcome in outcomes:
         lines += [f"## {outcome.name}", "", outcome.summary, ""]
         if outcome.error:
             lines += [f"**Failed:** `{outcome.error}`", ""]
             continue
         lines += [*_figure_table(outcome.figures), ""]
+        if outcome.unmet and outcome.gap:
+            lines += [f"**Where the target is not met.** {outcome.gap}", ""]
         lines += [f"- {note}" for note in outcome.notes]
         if outcome.notes:
             lines.append("")
     return "\n".join(lines)
+
+
+def _target(figure: Figure) -> str:
+    for part in figure.note.split(";"):
+        if "target" in part:
+            return part.strip()
+    return ""
+
+
+def _targets(outcomes: Sequence[BenchmarkOutcome]) -> list[str]:
+    """One table of every figure that carries a target, met or not."""
+    rows = [
+        f"| {o.name} | {f.name} | {f.ratio:.3f} | {_target(f)} |"
+        for o in outcomes
+        for f in o.figures
+        if _target(f)
+    ]
+    failed = [f"| {o.name} | (failed: {o.error}) | | |" for o in outcomes if o.error]
+    if not rows and not failed:
+        return []
+    return [
+        "## Targets",
+        "",
+        "Every figure with a target in this run; where one is not met, its benchmark's",
+        "section says why and what is next.",
+        "",
+        "| benchmark | figure | ratio | target |",
+        "|---|---|---:|---|",
+        *rows,
+        *failed,
+        "",
+    ]
 
 
 def write_markdown(path: Path, text: str) -> None:

@@ -77,7 +77,8 @@ def run_one(module: ModuleType, ctx: Context) -> BenchmarkOutcome:
     for figure in figures:
         print(format_figure(figure), flush=True)
     ctx.log(f"{name} took {time.monotonic() - started:.0f}s")
-    return BenchmarkOutcome(name, _summary(module), figures, tuple(ctx.notes))
+    gap = str(getattr(module, "GAP", "")).strip()
+    return BenchmarkOutcome(name, _summary(module), figures, tuple(ctx.notes), gap=gap)
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
