@@ -11,15 +11,17 @@ import time
 import uuid
 from collections.abc import Callable, Container
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 import structlog
+from fastapi import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.logs import get_logger
 from gateway.metrics import GatewayMetrics
-from gateway.problems import PROBLEM_JSON, problem_type
+from gateway.problems import PROBLEM_JSON, FieldError, Problem, problem_type
 
 __all__ = ["REQUEST_ID_HEADER", "RequestEnvelopeMiddleware"]
 
@@ -78,7 +80,11 @@ class RequestEnvelopeMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            field = _nul_field(scope)
+            if field is None:
+                await self.app(scope, _refusing_nul_escapes(scope, receive), send_wrapper)
+            else:
+                await self._send_nul_refusal(scope, send_wrapper, request_id, field)
         except ClientDisconnect:
             # The client went away mid-request (a load balancer timeout, a sender
             # giving up): nothing to answer and nothing broken on our side.
@@ -113,6 +119,34 @@ class RequestEnvelopeMiddleware:
         )
 
     @staticmethod
+    async def _send_nul_refusal(scope: Scope, send: Send, request_id: str, field: str) -> None:
+        # No identifier, month or search term contains NUL, and PostgreSQL text cannot
+        # hold one: refused here, before any route passes it to a query.
+        reason = "contains a NUL character (%00)"
+        body = orjson.dumps(
+            {
+                "type": problem_type("validation-error"),
+                "title": "Request is invalid",
+                "status": 422,
+                "detail": f"1 field is invalid: {field}: {reason}",
+                "instance": scope.get("path", "").replace("\x00", ""),
+                "request_id": request_id,
+                "errors": [{"field": field, "reason": reason, "type": "nul_character"}],
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 422,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
     async def _send_internal_error(scope: Scope, send: Send, request_id: str) -> None:
         body = orjson.dumps(
             {
@@ -136,6 +170,76 @@ class RequestEnvelopeMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _nul_field(scope: Scope) -> str | None:
+    """Where a NUL character is in the request's path or query (`path`, `query.<name>`)."""
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query: bytes = scope.get("query_string", b"")
+    if b"\x00" not in query and b"%00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return f"query.{name.replace(chr(0), '')}"
+    return None
+
+
+_NUL_ESCAPE = b"\\u0000"
+_CARRY = 64  # bytes of the previous chunk kept, so an escape split between chunks is seen
+
+
+class NulInBody(Problem, HTTPException):
+    """A JSON body holding `\\u0000`: no field accepts it, and PostgreSQL text and JSONB
+    cannot store it. Raised while the body is read, before anything is stored.
+
+    Also an HTTPException, so FastAPI's body reader lets it through instead of turning it
+    into a generic 400; the Problem handler (first in the MRO) renders it.
+    """
+
+    def __init__(self) -> None:
+        reason = "contains a NUL character (\\u0000), which no field accepts"
+        Exception.__init__(self, reason)
+        self.detail = f"1 field is invalid: body: {reason}"
+        self.slug, self.title = "validation-error", "Request is invalid"
+        self.status = self.status_code = 422
+        self.errors = [FieldError(field="body", reason=reason, type="nul_character")]
+        self.headers: dict[str, str] = {}
+        self.extensions: dict[str, Any] = {}
+
+
+def has_nul_escape(data: bytes) -> bool:
+    """Whether JSON text `data` holds a `\\u0000` escape (not an escaped backslash before
+    a literal `u0000`)."""
+    at = data.find(_NUL_ESCAPE)
+    while at != -1:
+        start = at
+        while start > 0 and data[start - 1] == 0x5C:  # backslashes before this one
+            start -= 1
+        if (at - start) % 2 == 0:
+            return True
+        at = data.find(_NUL_ESCAPE, at + 1)
+    return False
+
+
+def _refusing_nul_escapes(scope: Scope, receive: Receive) -> Receive:
+    """`receive`, raising NulInBody when a JSON request's body holds a NUL escape."""
+    headers = dict(scope.get("headers", ()))
+    if b"json" not in headers.get(b"content-type", b"") or scope.get("method") == "GET":
+        return receive
+    tail = b""
+
+    async def checked() -> Message:
+        nonlocal tail
+        message = await receive()
+        body: bytes = message.get("body", b"")
+        if body:
+            if has_nul_escape(tail + body):
+                raise NulInBody()
+            tail = (tail + body)[-_CARRY:]
+        return message
+
+    return checked
 
 
 def _partner_label(scope: Scope, known: Container[str]) -> str:

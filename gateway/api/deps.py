@@ -11,6 +11,7 @@ from gateway.oauth.resource import Principal, require_scopes
 
 __all__ = [
     "MANAGER_SCOPES",
+    "MAX_ROW_ID",
     "ContainerDep",
     "ManagerDep",
     "problem_responses",
@@ -19,6 +20,10 @@ __all__ = [
 
 # Partnership managers' tools hold at least one of these; any one reads the registry.
 MANAGER_SCOPES = ("scorecards:read", "settlements:read", "admin")
+
+# The largest row id (a signed 64-bit integer on both databases): an id or cursor beyond
+# it names nothing and would overflow the query, so parameters are bounded by it (422).
+MAX_ROW_ID = 2**63 - 1
 
 
 async def _container(request: Request) -> Container:

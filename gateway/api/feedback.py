@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from gateway.api.deps import MANAGER_SCOPES, ContainerDep, problem_responses
+from gateway.api.deps import MANAGER_SCOPES, MAX_ROW_ID, ContainerDep, problem_responses
 from gateway.api.orders import IdempotencyKey, OrderIdPath, _idempotently
 from gateway.bootstrap import Container
 from gateway.dispatch.idempotency import Answer, Claim
@@ -182,7 +182,7 @@ async def complain(
 )
 async def resolve_complaint(
     request: Request,
-    complaint_id: Annotated[int, Path(examples=[1], ge=1)],
+    complaint_id: Annotated[int, Path(examples=[1], ge=1, le=MAX_ROW_ID)],
     resolution: Annotated[
         ResolutionIn,
         Body(examples=[{"resolution": "Apologised; the partner refunded the first day."}]),

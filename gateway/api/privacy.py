@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import EXAMPLE_CUSTOMER, EXAMPLE_PHONE, PURPOSE_CATEGORY, Purpose, ServiceCategory
-from gateway.api.deps import ContainerDep, problem_responses
+from gateway.api.deps import MAX_ROW_ID, ContainerDep, problem_responses
 from gateway.bootstrap import Container
 from gateway.oauth.resource import Principal, require_scopes
 from gateway.persistence.tables import ConsentRow, DisclosureRow
@@ -353,7 +353,11 @@ async def list_disclosures(
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
     before: Annotated[
         int | None,
-        Query(ge=1, description="`next_before` of the previous page: older disclosures only."),
+        Query(
+            ge=1,
+            le=MAX_ROW_ID,
+            description="`next_before` of the previous page: older disclosures only.",
+        ),
     ] = None,
 ) -> DisclosurePageView:
     """Who received which fields of the customer, newest first.

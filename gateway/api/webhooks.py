@@ -104,11 +104,19 @@ def _signature_problem(error: SignatureError) -> Problem:
     )
 
 
-def _respond(answer: Answer) -> Response:
+def _respond(answer: Answer, request: Request) -> Response:
     headers = {"X-Webhook-Replay": "true"} if answer.replay else {}
     media = "application/problem+json" if answer.status >= 400 else "application/json"
+    body = answer.body
+    if answer.status >= 400:
+        # A problem document names this request, as every other problem does.
+        body = {
+            **body,
+            "instance": request.url.path,
+            "request_id": request.scope.get("state", {}).get("request_id"),
+        }
     # Sorted keys: a replay read back from JSONB is then byte-identical to the first answer.
-    content = orjson.dumps(answer.body, option=orjson.OPT_SORT_KEYS)
+    content = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     return Response(content, answer.status, headers=headers, media_type=media)
 
 
@@ -219,7 +227,7 @@ async def receive_event(
     container.metrics.webhook_intake_latency.labels(partner_id).observe(
         time.perf_counter() - started
     )
-    return _respond(answer)
+    return _respond(answer, request)
 
 
 async def _verify(

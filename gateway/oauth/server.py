@@ -196,7 +196,9 @@ async def _prepare(
 ) -> tuple[_Server, _Request]:
     client_id = claimed_client_id(headers, form)
     row = None
-    if len(client_id) <= _MAX_CLIENT_ID:
+    # Issued ids are short printable ASCII; anything else (a NUL byte, which PostgreSQL
+    # text refuses) cannot name a client and fails authentication without a lookup.
+    if len(client_id) <= _MAX_CLIENT_ID and client_id.isascii() and client_id.isprintable():
         async with container.uow() as uow:
             row = await uow.clients.get(client_id)
     now = container.clock()
