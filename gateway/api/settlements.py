@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from contracts.commission import Attribution
-from gateway.api.deps import ContainerDep, problem_responses, wants_csv
+from gateway.api.deps import MAX_ROW_ID, ContainerDep, problem_responses, wants_csv
 from gateway.ledger import (
     close_settlement_month,
     correct_entry,
@@ -274,7 +274,7 @@ async def list_entries(
         str | None, Query(description="Settlement month, YYYY-MM.", examples=[EXAMPLE_MONTH])
     ] = None,
     order_id: Annotated[str | None, Query(max_length=40)] = None,
-    after: Annotated[int, Query(ge=0, description="Entries with a larger id.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Entries with a larger id.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EntryPage:
     """Every entry with its order, event, plan parameters, basis, rate and reason."""
@@ -293,12 +293,12 @@ async def list_entries(
     response_model=CorrectionResult,
     status_code=201,
     summary="Correct a ledger entry: reverse it, and write the right amount",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
 async def correct(
     container: ContainerDep,
     principal: Admin,
-    entry_id: Annotated[int, Path(ge=1, examples=[EXAMPLE_ENTRY_ID])],
+    entry_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID, examples=[EXAMPLE_ENTRY_ID])],
     correction: Annotated[Correction, Body()],
 ) -> CorrectionResult:
     """Entries are never changed: the correction is a reversal referencing the entry and,
@@ -326,7 +326,7 @@ def _kpi_out(row: object) -> KpiValueOut:
     response_model=KpiRecordResult,
     status_code=201,
     summary="Record a month's KPI value for an outcome-based plan",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
 async def post_kpi(
     container: ContainerDep,
