@@ -76,6 +76,9 @@ def db_upgrade() -> None:
         typer.echo(f"{where} database upgraded from {before or 'empty'} to {after}")
 
 
+_WORKER_HEALTHCHECK_SECONDS = 60
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (PGW_HOST).")] = None,
@@ -123,6 +126,10 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
+        # A new worker imports the whole gateway before it answers the supervisor's health
+        # check; on a busy host that takes longer than uvicorn's 5 s default, and workers
+        # killed for it are started again, endlessly.
+        timeout_worker_healthcheck=_WORKER_HEALTHCHECK_SECONDS,
     )
 
 

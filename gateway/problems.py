@@ -9,7 +9,9 @@ Exception tree::
     └── ServiceUnavailable        503 a dependency is down; carries Retry-After
 
 Framework errors (validation, unknown routes, wrong methods, malformed JSON)
-are rendered by the handlers registered in `install_problem_handlers`.
+are rendered by the handlers registered in `install_problem_handlers`, and so is
+a database or Redis that cannot be reached wherever a route meets it: a 503
+with Retry-After, never the last-resort 500.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -267,6 +272,13 @@ def _domain_problem(request: Request, exc: Problem) -> Response:
     )
 
 
+def _is_outage(exc: Exception) -> bool:
+    """The database or Redis cannot be reached (down, restarting): a 503, not a 500."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | ConnectionError)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Register the handlers that render every error as problem+json."""
 
@@ -282,6 +294,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, Problem)
         return _domain_problem(request, exc)
 
+    async def on_outage(request: Request, exc: Exception) -> Response:
+        if not _is_outage(exc):
+            raise exc  # a defect, not an outage: the envelope's last-resort 500
+        return _domain_problem(
+            request,
+            ServiceUnavailable(
+                "A service the gateway depends on cannot be reached right now; nothing was "
+                "accepted. Retry after the time in Retry-After."
+            ),
+        )
+
+    for outage in (DBAPIError, RedisConnectionError, RedisTimeoutError, ConnectionError):
+        app.add_exception_handler(outage, on_outage)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Problem, on_problem)

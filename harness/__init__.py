@@ -1,0 +1,1 @@
+"""Harnesses run against a live gateway: fault injection (`python -m harness.faults`), soak."""
