@@ -28,7 +28,9 @@ class BenchmarkOutcome:
     @property
     def unmet(self) -> list[Figure]:
         """Figures whose target this run did not meet."""
-        return [f for f in self.figures if "NOT met" in f.note or "FAILS" in f.reading]
+        return [
+            f for f in self.figures if "NOT met" in f"{f.reading};{f.note}" or "FAILS" in f.reading
+        ]
 
 
 def _num(value: float) -> str:
@@ -116,7 +118,7 @@ def render_markdown(
 
 
 def _target(figure: Figure) -> str:
-    for part in figure.note.split(";"):
+    for part in f"{figure.reading};{figure.note}".split(";"):
         if "target" in part:
             return part.strip()
     return ""
