@@ -36,11 +36,13 @@ from gateway.oauth.credentials import (
     rotate_partner_credentials,
 )
 from gateway.oauth.scopes import PARTNER_SCOPES, SCOPES
+from gateway.persistence.db import create_engine
+from gateway.persistence.migrate import upgrade
 from gateway.persistence.tables import ComplaintRow
 from gateway.privacy.relays import bind_relay
 from gateway.scorecards.months import month_of
 from gateway.settings import Settings
-from tests.conftest import PARTNERS_DIR, RUN_ID
+from tests.conftest import PARTNERS_DIR, RUN_ID, _admin_connect
 from tests.gateway.webhooks.conftest import order_row
 
 BASE_URL = "http://gateway.test"
@@ -209,15 +211,42 @@ async def _store_rows(world: FuzzWorld) -> None:
 
 
 @pytest.fixture(scope="module")
+async def fuzz_database_url(postgres_url: str) -> AsyncIterator[str]:
+    """A migrated database of the fuzz tier's own, dropped afterwards.
+
+    The fuzzer withdraws consents, takes partner references, rotates credentials and
+    closes months with real ids; in the run's shared database that would change what
+    later tests find. (Depending on `postgres_url` keeps its reachability check.)
+    """
+    name = f"pgw_test_{RUN_ID}_fuzz"
+    admin = await _admin_connect()
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = f"{postgres_url.rsplit('/', 1)[0]}/{name}"
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    yield url
+    admin = await _admin_connect()
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
 async def fuzz_world(
-    tmp_path_factory: pytest.TempPathFactory, postgres_url: str, redis_url: str
+    tmp_path_factory: pytest.TempPathFactory, fuzz_database_url: str, redis_url: str
 ) -> AsyncIterator[FuzzWorld]:
     """The gateway on PostgreSQL and Redis with credentials and real ids for the fuzzer."""
     from gateway.app import create_app
 
     settings = Settings(
         environment="test",
-        database_url=postgres_url,
+        database_url=fuzz_database_url,
         redis_url=redis_url,
         redis_prefix=f"pgwtest:{RUN_ID}:fuzz-{uuid.uuid4().hex[:8]}:",
         data_dir=Path(tmp_path_factory.mktemp("fuzz")) / "var",
