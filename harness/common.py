@@ -77,6 +77,9 @@ __all__ = [
 ]
 
 ROOT: Final = Path(__file__).resolve().parent.parent
+# uvicorn closes a connection idle for 5 s; a sender waiting out Retry-After (5 s) and then
+# reusing its pooled connection would race that close and read a reset, not an answer.
+_KEEPALIVE_EXPIRY_S: Final = 2.0
 WEBHOOK_PARTNER: Final = "citycar"
 """The partner whose signed canonical events the webhook senders post."""
 
@@ -722,7 +725,11 @@ class WebhookLoad:
     async def run(self, stop: asyncio.Event) -> None:
         """Run the senders until `stop` is set; orders begun are finished."""
         pending = iter(self.orders)
-        limits = httpx.Limits(max_connections=self.senders, max_keepalive_connections=self.senders)
+        limits = httpx.Limits(
+            max_connections=self.senders,
+            max_keepalive_connections=self.senders,
+            keepalive_expiry=_KEEPALIVE_EXPIRY_S,
+        )
         async with httpx.AsyncClient(limits=limits) as http:
             await asyncio.gather(
                 *(self._sender(http, pending, stop, seed) for seed in range(self.senders))
@@ -775,7 +782,11 @@ class DispatchLoad:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run the clients until `stop` is set; requests begun are finished."""
-        limits = httpx.Limits(max_connections=self.clients, max_keepalive_connections=self.clients)
+        limits = httpx.Limits(
+            max_connections=self.clients,
+            max_keepalive_connections=self.clients,
+            keepalive_expiry=_KEEPALIVE_EXPIRY_S,
+        )
         async with httpx.AsyncClient(limits=limits) as http:
             await asyncio.gather(*(self._client(http, stop, seed) for seed in range(self.clients)))
 

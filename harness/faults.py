@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import secrets
@@ -389,9 +390,20 @@ async def gateway_kill(run: Run, result: ScenarioResult) -> None:
     staged.gateway.stop()
 
 
-async def redis_restart(run: Run, result: ScenarioResult) -> None:
-    """Kill the private Redis under load and start it again, empty."""
-    staged = await stage_scenario(run, "redis-restart")
+async def _outage(
+    run: Run,
+    result: ScenarioResult,
+    name: str,
+    *,
+    stop: Callable[[], None],
+    start: Callable[[], None],
+    stopped: str,
+    started: str,
+    answers_title: str,
+) -> Counter[tuple[str, str, bool]]:
+    """Webhook and dispatch load while a dependency is stopped and started again, with the
+    checks every outage shares (storage, recovery, readiness); the answers given during it."""
+    staged = await stage_scenario(run, name)
     timeline = Timeline(staged.clock)
     webhooks = webhook_load(run, staged, await webhook_orders(staged, run.sizes.orders))
     dispatch = dispatch_load(run, staged)
@@ -404,11 +416,11 @@ async def redis_restart(run: Run, result: ScenarioResult) -> None:
         probe_stop = asyncio.Event()
         probe_task = asyncio.create_task(probe.run(probe_stop))
         await sleep_until(staged, duration * 0.3)
-        await asyncio.to_thread(run.redis.kill)
-        window.append(timeline.note("Redis killed (SIGKILL); every key is gone"))
+        await asyncio.to_thread(stop)
+        window.append(timeline.note(stopped))
         await asyncio.sleep(run.sizes.outage_s)
-        await asyncio.to_thread(run.redis.start)
-        window.append(timeline.note("Redis started again, empty; the gateway is not restarted"))
+        await asyncio.to_thread(start)
+        window.append(timeline.note(started))
         await sleep_until(staged, duration)
         timeline.note("load stops; requests in flight finish their retries")
         probe_stop.set()
@@ -418,50 +430,46 @@ async def redis_restart(run: Run, result: ScenarioResult) -> None:
     result.timeline = timeline.entries
     await storage_checks(result, staged, webhooks, dispatch)
     during = answers_between([*webhooks.records, *dispatch.records], window[0], window[1])
-    result.tables.append(_answers_table("Answers while Redis was down", during))
+    result.tables.append(_answers_table(answers_title, during))
     recovered_check("webhooks", webhooks.records, window[1] + 2, result)
     recovered_check("dispatch", dispatch.records, window[1] + 2, result)
     result.checks.append(
         Check(
-            "redis-restart: /readyz reflected the outage and recovered",
+            f"{name}: /readyz reflected the outage and recovered",
             probe.saw(503) and bool(probe.samples) and probe.samples[-1][1] == 200,
             probe.summary(),
         )
     )
     staged.gateway.stop()
+    return during
+
+
+async def redis_restart(run: Run, result: ScenarioResult) -> None:
+    """Kill the private Redis under load and start it again, empty."""
+    await _outage(
+        run,
+        result,
+        "redis-restart",
+        stop=run.redis.kill,
+        start=run.redis.start,
+        stopped="Redis killed (SIGKILL); every key is gone",
+        started="Redis started again, empty; the gateway is not restarted",
+        answers_title="Answers while Redis was down",
+    )
 
 
 async def postgres_restart(run: Run, result: ScenarioResult) -> None:
     """Stop the private PostgreSQL (immediate) under load and start it again."""
-    staged = await stage_scenario(run, "postgres-restart")
-    timeline = Timeline(staged.clock)
-    webhooks = webhook_load(run, staged, await webhook_orders(staged, run.sizes.orders))
-    dispatch = dispatch_load(run, staged)
-    probe = ReadinessProbe(staged)
-    duration = run.sizes.duration_s
-    staged.started = time.monotonic()
-    window: list[float] = []
-
-    async def faults() -> None:
-        probe_stop = asyncio.Event()
-        probe_task = asyncio.create_task(probe.run(probe_stop))
-        await sleep_until(staged, duration * 0.3)
-        await asyncio.to_thread(run.postgres.stop, immediate=True)
-        window.append(timeline.note("PostgreSQL stopped (pg_ctl stop -m immediate)"))
-        await asyncio.sleep(run.sizes.outage_s)
-        await asyncio.to_thread(run.postgres.start)
-        window.append(timeline.note("PostgreSQL started again (crash recovery ran)"))
-        await sleep_until(staged, duration)
-        timeline.note("load stops; requests in flight finish their retries")
-        probe_stop.set()
-        await probe_task
-
-    await drive([webhooks, dispatch], faults)
-    result.timeline = timeline.entries
-    await storage_checks(result, staged, webhooks, dispatch)
-    records = [*webhooks.records, *dispatch.records]
-    during = answers_between(records, window[0], window[1])
-    result.tables.append(_answers_table("Every answer given while PostgreSQL was down", during))
+    during = await _outage(
+        run,
+        result,
+        "postgres-restart",
+        stop=functools.partial(run.postgres.stop, immediate=True),
+        start=run.postgres.start,
+        stopped="PostgreSQL stopped (pg_ctl stop -m immediate)",
+        started="PostgreSQL started again (crash recovery ran)",
+        answers_title="Every answer given while PostgreSQL was down",
+    )
     improper = {
         k: n
         for k, n in during.items()
@@ -477,16 +485,6 @@ async def postgres_restart(run: Run, result: ScenarioResult) -> None:
             + f"; 2xx: {ok_during} (each checked against storage above)",
         )
     )
-    recovered_check("webhooks", webhooks.records, window[1] + 2, result)
-    recovered_check("dispatch", dispatch.records, window[1] + 2, result)
-    result.checks.append(
-        Check(
-            "postgres-restart: /readyz reflected the outage and recovered",
-            probe.saw(503) and bool(probe.samples) and probe.samples[-1][1] == 200,
-            probe.summary(),
-        )
-    )
-    staged.gateway.stop()
 
 
 def _answers_table(

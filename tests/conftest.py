@@ -9,6 +9,7 @@ skipping the tests that need it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -44,15 +45,13 @@ async def _admin_connect() -> asyncpg.Connection:
     return await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
 
 
-@pytest.fixture(scope="session")
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh, migrated PostgreSQL database for this run, dropped afterwards."""
-    name = f"pgw_test_{RUN_ID}"
+@contextlib.asynccontextmanager
+async def fresh_database(name: str) -> AsyncIterator[str]:
+    """Create the PostgreSQL database `name` (dropping a leftover of that name), migrate it,
+    yield its URL, and drop it afterwards."""
+    admin = await _admin_connect()
     try:
-        admin = await _admin_connect()
-    except (OSError, asyncpg.PostgresError) as exc:
-        _unavailable("PostgreSQL", exc)
-    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
@@ -61,12 +60,26 @@ async def postgres_url() -> AsyncIterator[str]:
     engine = create_engine(url)
     await upgrade(engine)
     await engine.dispose()
-    yield url
-    admin = await _admin_connect()
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield url
     finally:
-        await admin.close()
+        admin = await _admin_connect()
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL database for this run, dropped afterwards."""
+    try:
+        admin = await _admin_connect()
+    except (OSError, asyncpg.PostgresError) as exc:
+        _unavailable("PostgreSQL", exc)
+    await admin.close()
+    async with fresh_database(f"pgw_test_{RUN_ID}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

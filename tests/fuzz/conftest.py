@@ -36,13 +36,11 @@ from gateway.oauth.credentials import (
     rotate_partner_credentials,
 )
 from gateway.oauth.scopes import PARTNER_SCOPES, SCOPES
-from gateway.persistence.db import create_engine
-from gateway.persistence.migrate import upgrade
 from gateway.persistence.tables import ComplaintRow
 from gateway.privacy.relays import bind_relay
 from gateway.scorecards.months import month_of
 from gateway.settings import Settings
-from tests.conftest import PARTNERS_DIR, RUN_ID, _admin_connect
+from tests.conftest import PARTNERS_DIR, RUN_ID, fresh_database
 from tests.gateway.webhooks.conftest import order_row
 
 BASE_URL = "http://gateway.test"
@@ -218,23 +216,8 @@ async def fuzz_database_url(postgres_url: str) -> AsyncIterator[str]:
     closes months with real ids; in the run's shared database that would change what
     later tests find. (Depending on `postgres_url` keeps its reachability check.)
     """
-    name = f"pgw_test_{RUN_ID}_fuzz"
-    admin = await _admin_connect()
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = f"{postgres_url.rsplit('/', 1)[0]}/{name}"
-    engine = create_engine(url)
-    await upgrade(engine)
-    await engine.dispose()
-    yield url
-    admin = await _admin_connect()
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_database(f"pgw_test_{RUN_ID}_fuzz") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
