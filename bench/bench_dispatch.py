@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -313,15 +313,20 @@ async def order_statuses(db: AsyncEngine) -> dict[str, str]:
 
 
 async def settle(db: AsyncEngine) -> None:
-    """Wait until requests still in flight when the load stopped are finished.
+    """Wait until requests still in flight when the load stopped are finished."""
+    await settle_orders(lambda: order_counts(db))
 
-    Settled when no order is still being placed, or when the counts stop moving (an
-    order whose request failed with a 500 stays `requested`).
-    """
-    deadline = time.monotonic() + _SETTLE_TIMEOUT_S
+
+async def settle_orders(
+    counts_by_status: Callable[[], Awaitable[dict[str, int]]],
+    timeout_s: float = _SETTLE_TIMEOUT_S,
+) -> None:
+    """Poll the orders by status until none is still being placed, or the counts stop
+    moving (an order whose request failed with a 500 stays `requested`)."""
+    deadline = time.monotonic() + timeout_s
     last = None
     while time.monotonic() < deadline:
-        counts = await order_counts(db)
+        counts = await counts_by_status()
         if "requested" not in counts or counts == last:
             return
         last = counts

@@ -22,7 +22,6 @@ import dataclasses
 import math
 import secrets
 import statistics
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from bench.bench_dispatch import (
     load_agreement,
     partner_env,
     sandbox_spec,
+    settle_orders,
     write_partners,
     write_service_requests,
 )
@@ -119,15 +119,12 @@ class Supply:
 
 async def _settle_orders(conn: asyncpg.Connection) -> None:
     """Wait until no booking is still being placed (or the counts stop moving)."""
-    deadline = time.monotonic() + _SETTLE_TIMEOUT_S
-    last = None
-    while time.monotonic() < deadline:
+
+    async def counts() -> dict[str, int]:
         rows = await conn.fetch("SELECT status, count(*) AS n FROM orders GROUP BY status")
-        counts = {row["status"]: int(row["n"]) for row in rows}
-        if "requested" not in counts or counts == last:
-            return
-        last = counts
-        await asyncio.sleep(0.25)
+        return {row["status"]: int(row["n"]) for row in rows}
+
+    await settle_orders(counts, _SETTLE_TIMEOUT_S)
 
 
 @dataclass

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -167,31 +167,53 @@ def _drop_redis_keys(url: str, prefix: str) -> int:
 
 
 @contextlib.contextmanager
-def stage(ctx: Context) -> Iterator[Stage]:
-    """A fresh database, a Redis prefix and a partners copy; all removed on exit."""
+def fresh_stage(
+    *,
+    kind: str,
+    admin_dsn: str,
+    redis_url: str,
+    copy_partners: Callable[[Path], None],
+    log: Callable[[str], None],
+) -> Iterator[Stage]:
+    """A fresh database `pgw_{kind}_<random>`, a Redis prefix of the same name and a
+    partners copy (written by `copy_partners` into the directory it is given); all
+    removed on exit."""
     token = secrets.token_hex(6)
-    with tempfile.TemporaryDirectory(prefix="pgw-bench-webhooks-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"pgw-{kind}-") as tmp:
         staged = Stage(
-            admin_dsn=os.environ.get("PGW_BENCH_POSTGRES_URL", _DEFAULT_POSTGRES),
-            database=f"pgw_bench_{token}",
-            redis_url=os.environ.get("PGW_BENCH_REDIS_URL", _DEFAULT_REDIS),
-            redis_prefix=f"pgw_bench_{token}:",
+            admin_dsn=admin_dsn,
+            database=f"pgw_{kind}_{token}",
+            redis_url=redis_url,
+            redis_prefix=f"pgw_{kind}_{token}:",
             workdir=Path(tmp),
         )
-        _copy_partners(ctx.root / "partners", staged.partners_dir)
+        copy_partners(staged.partners_dir)
         admin = staged.admin_dsn.replace("+asyncpg", "")
         asyncio.run(_admin(admin, f'CREATE DATABASE "{staged.database}"'))
-        ctx.log(f"created database {staged.database}, Redis prefix {staged.redis_prefix}")
+        log(f"created database {staged.database}, Redis prefix {staged.redis_prefix}")
         try:
             yield staged
         finally:
             try:
                 dropped = _drop_redis_keys(staged.redis_url, staged.redis_prefix)
-                ctx.log(f"deleted {dropped} Redis keys under {staged.redis_prefix}")
-            except redis.RedisError as exc:
-                ctx.log(f"could not delete the Redis keys under {staged.redis_prefix}: {exc}")
+                log(f"deleted {dropped} Redis keys under {staged.redis_prefix}")
+            except (redis.RedisError, OSError) as exc:
+                log(f"could not delete the Redis keys under {staged.redis_prefix}: {exc}")
             asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{staged.database}" WITH (FORCE)'))
-            ctx.log(f"dropped database {staged.database}")
+            log(f"dropped database {staged.database}")
+
+
+@contextlib.contextmanager
+def stage(ctx: Context) -> Iterator[Stage]:
+    """A fresh database, a Redis prefix and a partners copy; all removed on exit."""
+    with fresh_stage(
+        kind="bench",
+        admin_dsn=os.environ.get("PGW_BENCH_POSTGRES_URL", _DEFAULT_POSTGRES),
+        redis_url=os.environ.get("PGW_BENCH_REDIS_URL", _DEFAULT_REDIS),
+        copy_partners=lambda target: _copy_partners(ctx.root / "partners", target),
+        log=ctx.log,
+    ) as staged:
+        yield staged
 
 
 def gateway_spec(staged: Stage) -> ServerSpec:

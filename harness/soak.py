@@ -44,13 +44,11 @@ import itertools
 import json
 import os
 import random
-import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter, deque
@@ -65,7 +63,7 @@ import asyncpg
 import httpx
 import psutil
 
-from bench.bench_webhooks import Stage, _admin, _drop_redis_keys, _pgw
+from bench.bench_webhooks import Stage, _pgw, fresh_stage
 from contracts import Operation
 from harness.traffic import (
     Call,
@@ -172,32 +170,21 @@ def _log(message: str) -> None:
 
 
 @contextlib.contextmanager
-def staged(out_dir: Path) -> Iterator[Stage]:
+def staged() -> Iterator[Stage]:
     """A fresh database, a Redis key prefix and a copy of partners/; all removed on exit."""
-    token = secrets.token_hex(6)
-    with tempfile.TemporaryDirectory(prefix="pgw-soak-") as tmp:
-        stage = Stage(
-            admin_dsn=os.environ.get("PGW_SOAK_POSTGRES_URL", DEFAULT_POSTGRES),
-            database=f"pgw_soak_{token}",
-            redis_url=os.environ.get("PGW_SOAK_REDIS_URL", DEFAULT_REDIS),
-            redis_prefix=f"pgw_soak_{token}:",
-            workdir=Path(tmp),
-        )
-        shutil.copytree(ROOT / "partners", stage.partners_dir)
-        (stage.workdir / "data").mkdir()
-        admin = stage.admin_dsn.replace("+asyncpg", "")
-        asyncio.run(_admin(admin, f'CREATE DATABASE "{stage.database}"'))
-        _log(f"created database {stage.database}, Redis prefix {stage.redis_prefix}")
-        try:
-            yield stage
-        finally:
-            try:
-                dropped = _drop_redis_keys(stage.redis_url, stage.redis_prefix)
-                _log(f"deleted {dropped} Redis keys under {stage.redis_prefix}")
-            except Exception as exc:  # report it and go on dropping the database
-                _log(f"could not delete the Redis keys under {stage.redis_prefix}: {exc}")
-            asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{stage.database}" WITH (FORCE)'))
-            _log(f"dropped database {stage.database}")
+
+    def copy_partners(target: Path) -> None:
+        shutil.copytree(ROOT / "partners", target)
+        (target.parent / "data").mkdir()
+
+    with fresh_stage(
+        kind="soak",
+        admin_dsn=os.environ.get("PGW_SOAK_POSTGRES_URL", DEFAULT_POSTGRES),
+        redis_url=os.environ.get("PGW_SOAK_REDIS_URL", DEFAULT_REDIS),
+        copy_partners=copy_partners,
+        log=_log,
+    ) as stage:
+        yield stage
 
 
 def soak_env(stage: Stage, pycache: Path) -> dict[str, str]:
@@ -824,7 +811,7 @@ def run(args: argparse.Namespace) -> Outcome:
     """Stage, start the gateway, warm up, soak, sample memory, count; the outcome."""
     out_dir: Path = args.out
     out_dir.mkdir(parents=True, exist_ok=True)
-    with staged(out_dir) as stage:
+    with staged() as stage:
         env = soak_env(stage, out_dir / "pycache")
         with running_gateway(env, args.workers, out_dir / "gateway.log") as gateway:
             clients = {
